@@ -1,0 +1,88 @@
+"""The reference backend: matmul, conv2d, max_pool2d and softmax-cross-entropy in plain numpy.
+
+Every backend module exposes these functions on numpy arrays (never Tensors); `cache` values are
+opaque to the caller and handed back to the matching backward.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+NAME = "numpy"
+
+
+def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """numpy.matmul for operands of 2 or more dims."""
+    return np.matmul(a, b)
+
+
+def _windows(x: np.ndarray, kh: int, kw: int, sh: int, sw: int) -> np.ndarray:
+    """(N, C, OH, OW, KH, KW) strided view of every window."""
+    return sliding_window_view(x, (kh, kw), axis=(2, 3))[:, :, ::sh, ::sw]
+
+
+def conv2d_forward(x, w, b, stride, padding):
+    """Cross-correlation of x (N,C,H,W) with w (O,C,KH,KW) plus b (O,), via im2col."""
+    (sh, sw), (ph, pw) = stride, padding
+    xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw))) if ph or pw else x
+    cols = _windows(xp, w.shape[2], w.shape[3], sh, sw)            # N C OH OW KH KW
+    out = np.tensordot(cols, w, axes=((1, 4, 5), (1, 2, 3)))        # N OH OW O
+    if b is not None:
+        out += b
+    return np.ascontiguousarray(out.transpose(0, 3, 1, 2)), (cols, w, xp.shape, x.shape, stride, padding, b is not None)
+
+
+def conv2d_backward(gout, cache, need_x=True):
+    """Gradients (gx or None, gw, gb or None) of conv2d_forward."""
+    cols, w, xp_shape, x_shape, (sh, sw), (ph, pw), has_bias = cache
+    gw = np.tensordot(gout, cols, axes=((0, 2, 3), (0, 2, 3)))      # O C KH KW
+    gb = gout.sum(axis=(0, 2, 3)) if has_bias else None
+    gx = None
+    if need_x:
+        gxp = np.zeros(xp_shape, dtype=gout.dtype)
+        oh, ow = gout.shape[2], gout.shape[3]
+        # col2im: each kernel tap adds one strided slab back; no scatter with repeats needed
+        for i in range(w.shape[2]):
+            for j in range(w.shape[3]):
+                contrib = np.tensordot(gout, w[:, :, i, j], axes=((1,), (0,)))  # N OH OW C
+                gxp[:, :, i:i + sh * oh:sh, j:j + sw * ow:sw] += contrib.transpose(0, 3, 1, 2)
+        gx = gxp[:, :, ph:ph + x_shape[2], pw:pw + x_shape[3]]
+    return gx, gw.astype(gout.dtype, copy=False), gb
+
+
+def max_pool2d_forward(x, kernel, stride):
+    """Max over each window of x (N,C,H,W); keeps the flat in-window argmax for backward."""
+    (kh, kw), (sh, sw) = kernel, stride
+    win = _windows(x, kh, kw, sh, sw)
+    flat = win.reshape(win.shape[:4] + (kh * kw,))
+    idx = flat.argmax(axis=-1)
+    out = np.take_along_axis(flat, idx[..., None], axis=-1)[..., 0]
+    return out, (idx, x.shape, kernel, stride)
+
+
+def max_pool2d_backward(gout, cache):
+    """Route each output gradient to the input element that was the window's max."""
+    idx, x_shape, (kh, kw), (sh, sw) = cache
+    gx = np.zeros(x_shape, dtype=gout.dtype)
+    oh, ow = gout.shape[2], gout.shape[3]
+    for i in range(kh):
+        for j in range(kw):
+            gx[:, :, i:i + sh * oh:sh, j:j + sw * ow:sw] += np.where(idx == i * kw + j, gout, 0)
+    return gx
+
+
+def softmax_cross_entropy_forward(logits, labels):
+    """Per-row loss logsumexp(z) - z[label] and the softmax probabilities."""
+    z = logits - logits.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    s = e.sum(axis=1, keepdims=True)
+    probs = e / s
+    loss = np.log(s[:, 0]) - z[np.arange(len(labels)), labels]
+    return loss, probs
+
+
+def softmax_cross_entropy_backward(probs, labels, gloss):
+    """(probs - onehot(labels)) scaled per row by gloss."""
+    d = probs.copy()
+    d[np.arange(len(labels)), labels] -= 1
+    return d * gloss[:, None]

@@ -1,0 +1,109 @@
+"""Activations: sigmoid, tanh, relu, leaky_relu, softmax, log_softmax (all numerically stable)."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..tensor import Function, Tensor, as_tensor
+from .reduce import _norm_axis
+
+
+def stable_sigmoid(x: np.ndarray) -> np.ndarray:
+    """1 / (1 + e^-x) without overflow: exactly 0 and 1 far out, no warnings."""
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+
+
+class Sigmoid(Function):
+    def forward(self, a):
+        self.out = stable_sigmoid(a)
+        return self.out
+
+    def backward(self, g):
+        return g * self.out * (1 - self.out)
+
+
+class Tanh(Function):
+    def forward(self, a):
+        self.out = np.tanh(a)
+        return self.out
+
+    def backward(self, g):
+        return g * (1 - self.out * self.out)
+
+
+class ReLU(Function):
+    def forward(self, a):
+        self.mask = a > 0
+        return np.where(self.mask, a, np.zeros((), a.dtype))
+
+    def backward(self, g):
+        return g * self.mask
+
+
+class LeakyReLU(Function):
+    def forward(self, a, slope=0.01):
+        self.scale = np.where(a > 0, np.ones((), a.dtype), np.asarray(slope, a.dtype))
+        return a * self.scale
+
+    def backward(self, g):
+        return g * self.scale
+
+
+class Softmax(Function):
+    def forward(self, a, axis=-1):
+        e = np.exp(a - a.max(axis=axis, keepdims=True))
+        self.out, self.axis = e / e.sum(axis=axis, keepdims=True), axis
+        return self.out
+
+    def backward(self, g):
+        s = self.out
+        return s * (g - (g * s).sum(axis=self.axis, keepdims=True))
+
+
+class LogSoftmax(Function):
+    def forward(self, a, axis=-1):
+        z = a - a.max(axis=axis, keepdims=True)
+        self.out = z - np.log(np.exp(z).sum(axis=axis, keepdims=True))
+        self.axis = axis
+        return self.out
+
+    def backward(self, g):
+        return g - np.exp(self.out) * g.sum(axis=self.axis, keepdims=True)
+
+
+def sigmoid(a: Tensor) -> Tensor:
+    """Logistic function, stable for any input."""
+    return Sigmoid.apply(as_tensor(a))
+
+
+def tanh(a: Tensor) -> Tensor:
+    """Hyperbolic tangent."""
+    return Tanh.apply(as_tensor(a))
+
+
+def relu(a: Tensor) -> Tensor:
+    """max(a, 0) (gradient 0 at 0)."""
+    return ReLU.apply(as_tensor(a))
+
+
+def leaky_relu(a: Tensor, negative_slope: float = 0.01) -> Tensor:
+    """a where a > 0, else negative_slope * a."""
+    return LeakyReLU.apply(as_tensor(a), slope=negative_slope)
+
+
+def _one_axis(a: Tensor, axis: int) -> int:
+    if a.ndim == 0:
+        raise ValueError("softmax needs at least 1 dim")
+    return _norm_axis(axis, a.ndim)[0]
+
+
+def softmax(a: Tensor, axis: int = -1) -> Tensor:
+    """exp(a) / sum(exp(a)) along axis, max-subtracted so large inputs do not overflow."""
+    a = as_tensor(a)
+    return Softmax.apply(a, axis=_one_axis(a, axis))
+
+
+def log_softmax(a: Tensor, axis: int = -1) -> Tensor:
+    """log(softmax(a)) along axis, computed without forming softmax."""
+    a = as_tensor(a)
+    return LogSoftmax.apply(a, axis=_one_axis(a, axis))

@@ -1,0 +1,72 @@
+"""conv2d and max_pool2d: shape checks here, the arithmetic in the active backend."""
+from __future__ import annotations
+
+from typing import Any
+
+from .. import backend as _backend
+from ..tensor import Function, Tensor, as_tensor
+
+
+def _pair(v: Any, name: str) -> tuple[int, int]:
+    p = (v, v) if isinstance(v, int) else tuple(v)
+    if len(p) != 2 or any(not isinstance(i, int) for i in p):
+        raise ValueError(f"{name} must be an int or a pair of ints, got {v!r}")
+    return p
+
+
+class Conv2d(Function):
+    def forward(self, x, w, b=None, stride=(1, 1), padding=(0, 0)):
+        self.be = _backend.current()
+        out, self.cache = self.be.conv2d_forward(x, w, b, stride, padding)
+        return out
+
+    def backward(self, g):
+        gx, gw, gb = self.be.conv2d_backward(g, self.cache, need_x=self.parents[0].requires_grad)
+        return (gx, gw, gb) if len(self.parents) == 3 else (gx, gw)
+
+
+class MaxPool2d(Function):
+    def forward(self, x, kernel=(2, 2), stride=(2, 2)):
+        self.be = _backend.current()
+        out, self.cache = self.be.max_pool2d_forward(x, kernel, stride)
+        return out
+
+    def backward(self, g):
+        return self.be.max_pool2d_backward(g, self.cache)
+
+
+def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride: Any = 1, padding: Any = 0) -> Tensor:
+    """2-D cross-correlation: x (N, C, H, W), weight (O, C, KH, KW), bias (O,) -> (N, O, OH, OW)."""
+    x, w = as_tensor(x), as_tensor(weight)
+    stride, padding = _pair(stride, "stride"), _pair(padding, "padding")
+    if x.ndim != 4 or w.ndim != 4:
+        raise ValueError(f"conv2d needs x (N, C, H, W) and weight (O, C, KH, KW), got {x.shape} and {w.shape}")
+    if x.shape[1] != w.shape[1]:
+        raise ValueError(f"conv2d: input has {x.shape[1]} channels {x.shape} but weight expects "
+                         f"{w.shape[1]} {w.shape}")
+    if min(stride) < 1 or min(padding) < 0:
+        raise ValueError(f"conv2d needs stride >= 1 and padding >= 0, got {stride} and {padding}")
+    oh = (x.shape[2] + 2 * padding[0] - w.shape[2]) // stride[0] + 1
+    ow = (x.shape[3] + 2 * padding[1] - w.shape[3]) // stride[1] + 1
+    if oh < 1 or ow < 1:
+        raise ValueError(f"conv2d: kernel {w.shape[2:]} is larger than padded input {x.shape[2:]}")
+    if x.dtype != w.dtype:
+        raise TypeError(f"conv2d: input dtype {x.dtype} and weight dtype {w.dtype} differ")
+    if bias is None:
+        return Conv2d.apply(x, w, stride=stride, padding=padding)
+    b = as_tensor(bias)
+    if b.shape != (w.shape[0],):
+        raise ValueError(f"conv2d: bias shape {b.shape} should be ({w.shape[0]},)")
+    return Conv2d.apply(x, w, b, stride=stride, padding=padding)
+
+
+def max_pool2d(x: Tensor, kernel_size: Any, stride: Any = None) -> Tensor:
+    """Max over kernel_size windows of x (N, C, H, W); stride defaults to kernel_size."""
+    x = as_tensor(x)
+    k = _pair(kernel_size, "kernel_size")
+    s = k if stride is None else _pair(stride, "stride")
+    if x.ndim != 4:
+        raise ValueError(f"max_pool2d needs x of shape (N, C, H, W), got {x.shape}")
+    if x.shape[2] < k[0] or x.shape[3] < k[1] or min(k) < 1 or min(s) < 1:
+        raise ValueError(f"max_pool2d: kernel {k} stride {s} do not fit input {x.shape}")
+    return MaxPool2d.apply(x, kernel=k, stride=s)

@@ -1,0 +1,92 @@
+"""Losses: cross-entropy fused with softmax (class indices or one-hot/probability targets), MSE."""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .. import backend as _backend
+from ..tensor import Function, Tensor, as_tensor
+
+REDUCTIONS = ("mean", "sum", "none")
+
+
+class CrossEntropy(Function):
+    """Softmax + cross-entropy in one op; the gradient is (probs - target) per sample."""
+
+    def forward(self, logits, labels=None, soft=None, reduction="mean"):
+        n = logits.shape[0]
+        if labels is not None:
+            self.be = _backend.current()
+            loss, self.probs = self.be.softmax_cross_entropy_forward(logits, labels)
+        else:
+            z = logits - logits.max(axis=1, keepdims=True)
+            logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+            loss, self.probs = -(soft * logp).sum(axis=1), np.exp(logp)
+        self.labels, self.soft, self.reduction, self.n = labels, soft, reduction, n
+        if reduction == "none":
+            return loss
+        total = loss.sum(dtype=logits.dtype)
+        return total / n if reduction == "mean" else total
+
+    def backward(self, g):
+        if self.reduction == "none":
+            grow = g
+        else:
+            grow = np.full(self.n, g / self.n if self.reduction == "mean" else g, dtype=self.probs.dtype)
+        if self.labels is not None:
+            return self.be.softmax_cross_entropy_backward(self.probs, self.labels, grow)
+        t = self.soft
+        return (self.probs * t.sum(axis=1, keepdims=True) - t) * grow[:, None]
+
+
+def _check_reduction(reduction: str) -> None:
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
+
+
+def cross_entropy(logits: Tensor, target: Any, reduction: str = "mean") -> Tensor:
+    """Cross-entropy of softmax(logits) (N, C) against class indices (N,) or one-hot/probabilities (N, C).
+
+    The target carries no gradient.
+    """
+    _check_reduction(reduction)
+    logits = as_tensor(logits)
+    t = target.data if isinstance(target, Tensor) else np.asarray(target)
+    if logits.ndim != 2:
+        raise ValueError(f"cross_entropy needs logits of shape (N, C), got {logits.shape}")
+    n, c = logits.shape
+    if t.ndim == 1 and t.dtype.kind in "iub":
+        if t.shape[0] != n:
+            raise ValueError(f"cross_entropy: {n} rows of logits {logits.shape} but {t.shape[0]} labels")
+        bad = (t < 0) | (t >= c)
+        if bad.any():
+            raise ValueError(f"cross_entropy: label {t[bad][0]} is out of range for {c} classes")
+        return CrossEntropy.apply(logits, labels=t.astype(np.int64, copy=False), reduction=reduction)
+    if t.shape != logits.shape:
+        raise ValueError(f"cross_entropy target must be class indices of shape ({n},) or one-hot of "
+                         f"shape {logits.shape}, got shape {t.shape} dtype {t.dtype}")
+    return CrossEntropy.apply(logits, soft=t.astype(logits.dtype, copy=False), reduction=reduction)
+
+
+class MSE(Function):
+    def forward(self, a, b, reduction="mean"):
+        self.d, self.reduction = a - b, reduction
+        sq = self.d * self.d
+        if reduction == "none":
+            return sq
+        return sq.mean() if reduction == "mean" else sq.sum()
+
+    def backward(self, g):
+        scale = 2.0 / self.d.size if self.reduction == "mean" else 2.0
+        gd = self.d * (g * scale)
+        return gd, (-gd if self.parents[1].requires_grad else None)
+
+
+def mse_loss(input: Tensor, target: Any, reduction: str = "mean") -> Tensor:
+    """Mean (or summed) squared error; input and target must have the same shape."""
+    _check_reduction(reduction)
+    a, b = as_tensor(input), as_tensor(target, like=input if isinstance(input, Tensor) else None)
+    if a.shape != b.shape:
+        raise ValueError(f"mse_loss: input shape {a.shape} and target shape {b.shape} differ")
+    return MSE.apply(a, b, reduction=reduction)

@@ -1,0 +1,46 @@
+"""Matrix product with numpy's rules for 1-D, 2-D and batched operands."""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import backend as _backend
+from ..tensor import Function, Tensor, as_tensor
+from .movement import reshape
+
+
+class MatMul(Function):
+    def forward(self, a, b):
+        self.a, self.b = a, b
+        self.be = _backend.current()
+        return self.be.matmul(a, b)
+
+    def backward(self, g):
+        pa, pb = self.parents
+        mm = self.be.matmul
+        # batched dims broadcast: the engine sums gradients over them
+        ga = mm(g, np.swapaxes(self.b, -1, -2)) if pa.requires_grad else None
+        gb = mm(np.swapaxes(self.a, -1, -2), g) if pb.requires_grad else None
+        return ga, gb
+
+
+def matmul(a: Tensor, b: Tensor) -> Tensor:
+    """a @ b: 1-D operands are promoted to a row / column and the added dim removed after."""
+    a, b = as_tensor(a), as_tensor(b)
+    if a.ndim == 0 or b.ndim == 0:
+        raise ValueError(f"matmul needs operands with at least 1 dim, got shapes {a.shape} and {b.shape}")
+    sa, sb = a.shape, b.shape
+    ka, kb = sa[-1], (sb[0] if b.ndim == 1 else sb[-2])
+    if ka != kb:
+        raise ValueError(f"matmul shapes {sa} and {sb} do not align: {ka} != {kb}")
+    try:
+        np.broadcast_shapes(sa[:-2], sb[:-2])
+    except ValueError:
+        raise ValueError(f"matmul batch dims of {sa} and {sb} do not broadcast") from None
+    a2 = reshape(a, 1, ka) if a.ndim == 1 else a
+    b2 = reshape(b, kb, 1) if b.ndim == 1 else b
+    out = MatMul.apply(a2, b2)
+    if a.ndim == 1:
+        out = reshape(out, out.shape[:-2] + out.shape[-1:])
+    if b.ndim == 1:
+        out = reshape(out, out.shape[:-1])
+    return out
