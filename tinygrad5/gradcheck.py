@@ -22,7 +22,8 @@ def gradcheck(fn: Callable[..., Tensor], *inputs: Any, eps: float = 1e-6, atol: 
     projection uᵀJv is, for random directions u and v. On mismatch it raises (or returns False)
     naming the worst element with its analytic and numeric values.
     """
-    xs = [Tensor(np.array(x.data, dtype=np.float64), requires_grad=x.requires_grad)
+    # float64 inputs are used as they are (views stay views, so non-contiguous layouts are checked)
+    xs = [Tensor(x.data.astype(np.float64, copy=False), requires_grad=x.requires_grad)
           if isinstance(x, Tensor) and x.dtype.kind == "f" else x for x in inputs]
     checked = [i for i, x in enumerate(xs) if isinstance(x, Tensor) and x.requires_grad]
     if not checked:
@@ -73,14 +74,14 @@ def _full(fn, xs, checked, out, run, eps, atol, rtol, raise_exception) -> bool:
             if x.grad is not None:
                 analytic[k] = x.grad.data.ravel()
         numeric = np.zeros_like(analytic)
-        flat = x.data.reshape(-1)  # a view: perturb in place
         for j in range(x.size):
-            orig = flat[j]
-            flat[j] = orig + eps
+            at = np.unravel_index(j, x.shape)  # perturb in place, whatever the memory layout
+            orig = x.data[at]
+            x.data[at] = orig + eps
             up = run()
-            flat[j] = orig - eps
+            x.data[at] = orig - eps
             down = run()
-            flat[j] = orig
+            x.data[at] = orig
             numeric[:, j] = ((up - down) / (2 * eps)).ravel()
         x.grad = None
         if not _report(f"input {i} (Jacobian row=output, col=input)", analytic, numeric, atol, rtol,

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import builtins
+
 import numpy as np
 
 from ..tensor import Function, Tensor, as_tensor
@@ -14,9 +16,9 @@ def _norm_axis(axis: Any, ndim: int) -> tuple[int, ...]:
     axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
     out = []
     for a in axes:
-        if not -max(ndim, 1) <= a < max(ndim, 1):
+        if not -builtins.max(ndim, 1) <= a < builtins.max(ndim, 1):
             raise ValueError(f"axis {a} is out of range for a tensor with {ndim} dims")
-        out.append(int(a) % max(ndim, 1))
+        out.append(int(a) % builtins.max(ndim, 1))
     return tuple(sorted(set(out))) if ndim else ()
 
 
