@@ -1,0 +1,167 @@
+"""Image cleaning for letter finding: greyscale, illumination flattening, Otsu, hysteresis.
+
+Everything works on numpy arrays. "Darkness" images are 1 − (grey / paper brightness): paper is
+≈ 0 wherever it lies on the page, ink is positive (a marker reaches 0.5–0.8, a pencil 0.15–0.4).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage as ndi
+
+_LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+
+
+def to_grey(image: np.ndarray) -> np.ndarray:
+    """Convert an H×W, H×W×3 or H×W×4 uint8/float image to float32 grey in [0, 1]."""
+    a = np.asarray(image)
+    if a.ndim == 3 and a.shape[2] in (3, 4):
+        a = a[..., :3]
+    elif a.ndim == 3 and a.shape[2] == 1:
+        a = a[..., 0]
+    elif a.ndim != 2:
+        raise ValueError(f"expected an H×W or H×W×3 image, got shape {a.shape}")
+    if a.shape[0] < 8 or a.shape[1] < 8:
+        raise ValueError(f"image of shape {a.shape} is too small to hold letters")
+    if a.dtype == np.uint8:
+        scale = np.float32(1 / 255)
+    elif a.dtype == np.uint16:
+        scale = np.float32(1 / 65535)
+    elif np.issubdtype(a.dtype, np.floating) or np.issubdtype(a.dtype, np.integer):
+        if a.dtype.kind == "f" and not np.isfinite(a).all():
+            raise ValueError(f"image of shape {a.shape} contains NaN or inf")
+        # Floats are taken as [0, 1]; anything clearly above that is a 0–255 image in disguise.
+        scale = np.float32(1 / 255 if float(a.max()) > 1.5 else 1.0)
+    else:
+        raise ValueError(f"unsupported image dtype {a.dtype} (shape {a.shape})")
+    if a.ndim == 3:
+        g = a.astype(np.float32) @ _LUMA
+    else:
+        g = a.astype(np.float32)
+    g *= scale
+    return np.clip(g, 0.0, 1.0, out=g)
+
+
+def downsample(img: np.ndarray, factor: int) -> np.ndarray:
+    """Area-average a 2-D image by an integer factor; a ragged edge is padded by repetition."""
+    if factor <= 1:
+        return img.astype(np.float32, copy=False)
+    h, w = img.shape
+    ph, pw = -h % factor, -w % factor
+    if ph or pw:
+        img = np.pad(img, ((0, ph), (0, pw)), mode="edge")
+    hh, ww = img.shape[0] // factor, img.shape[1] // factor
+    return img.reshape(hh, factor, ww, factor).mean(axis=(1, 3), dtype=np.float32)
+
+
+def _interp_axis(n_out: int, f_out: int, n_in: int, f_in: int) -> tuple[np.ndarray, np.ndarray]:
+    """Indices and weights for linear interpolation between two pixel grids of one axis."""
+    # Pixel i of a grid downsampled by f covers full-res [i·f, (i+1)·f); compare centres.
+    centres = ((np.arange(n_out) + 0.5) * f_out) / f_in - 0.5
+    centres = np.clip(centres, 0, n_in - 1)
+    lo = np.minimum(np.floor(centres).astype(np.intp), max(n_in - 2, 0))
+    wt = (centres - lo).astype(np.float32)
+    if n_in == 1:
+        return np.zeros(n_out, np.intp), np.zeros(n_out, np.float32)
+    return lo, wt
+
+
+def resample(img: np.ndarray, f_in: int, shape_out: tuple[int, int], f_out: int) -> np.ndarray:
+    """Bilinearly resample an image on a grid downsampled by f_in onto one downsampled by f_out."""
+    lo_y, wy = _interp_axis(shape_out[0], f_out, img.shape[0], f_in)
+    lo_x, wx = _interp_axis(shape_out[1], f_out, img.shape[1], f_in)
+    hi_y = np.minimum(lo_y + 1, img.shape[0] - 1)
+    hi_x = np.minimum(lo_x + 1, img.shape[1] - 1)
+    rows = img[lo_y] * (1 - wy)[:, None] + img[hi_y] * wy[:, None]
+    return rows[:, lo_x] * (1 - wx) + rows[:, hi_x] * wx
+
+
+def estimate_background(grey_small: np.ndarray, window: int) -> np.ndarray:
+    """Paper brightness at every pixel of a downsampled grey image (upper envelope, smoothed)."""
+    # A median first so that a bright JPEG speck or glare pixel cannot lift the envelope.
+    g = ndi.median_filter(grey_small, size=3, mode="nearest")
+    # Grey closing = max then min: erases dark strokes narrower than the window and keeps the
+    # slowly varying paper level, including shadows broader than the window.
+    window = max(3, int(window) | 1)
+    bg = ndi.grey_closing(g, size=(window, window), mode="nearest")
+    bg = ndi.gaussian_filter(bg, sigma=window / 4, mode="nearest")
+    return np.maximum(bg, 1e-3)
+
+
+def otsu_threshold(values: np.ndarray, bins: int = 256) -> float:
+    """Otsu's threshold of a 1-D sample: the cut maximising the between-class variance."""
+    v = np.asarray(values, dtype=np.float64).ravel()
+    if v.size < 2:
+        raise ValueError(f"otsu_threshold needs at least 2 values, got {v.size}")
+    lo, hi = float(v.min()), float(v.max())
+    if hi <= lo:
+        return lo
+    hist, edges = np.histogram(v, bins=bins, range=(lo, hi))
+    centres = (edges[:-1] + edges[1:]) / 2
+    w0 = np.cumsum(hist).astype(np.float64)
+    w1 = w0[-1] - w0
+    s0 = np.cumsum(hist * centres)
+    m0 = s0 / np.maximum(w0, 1)
+    m1 = (s0[-1] - s0) / np.maximum(w1, 1)
+    between = w0 * w1 * (m0 - m1) ** 2
+    k = int(np.argmax(between[:-1]))
+    return float(edges[k + 1])
+
+
+@dataclass(frozen=True)
+class InkLevels:
+    """Thresholds on darkness: paper level and noise, and the hysteresis pair for ink."""
+
+    paper: float
+    noise: float
+    low: float
+    high: float
+    contrast: float
+
+
+def ink_levels(dark: np.ndarray, min_contrast: float = 0.15) -> InkLevels | None:
+    """Pick hysteresis thresholds for ink on a darkness image, or None when there is no ink."""
+    sample = dark[::3, ::3] if dark.size > 400_000 else dark
+    paper = float(np.median(sample))
+    noise = float(1.4826 * np.median(np.abs(sample - paper)))
+    # Otsu over the whole page would split paper noise on a blank page and is pulled towards
+    # the huge paper class otherwise; restricting it to pixels clearly above the paper noise
+    # makes it separate faint marks (grid lines, show-through, stroke edges) from real ink.
+    floor = paper + max(4.0 * noise, 0.03)
+    cand = dark[dark > floor]
+    if cand.size < 30:
+        return None
+    t = otsu_threshold(cand)
+    upper = cand[cand > t]
+    if upper.size < 20:
+        return None
+    contrast = float(np.mean(upper)) - paper
+    if contrast < min_contrast or contrast < 8.0 * noise:
+        return None
+    # Seeds must be convincingly ink; the low level lets a seed grow over the softer stroke
+    # edges and faint stretches of pencil but stays above the paper noise and faint grid lines.
+    high = max(t, paper + 0.5 * contrast, paper + 6.0 * noise)
+    low = max(paper + 0.45 * (high - paper), paper + 5.0 * noise, floor)
+    return InkLevels(paper, noise, min(low, high), high, contrast)
+
+
+def hysteresis(dark: np.ndarray, low: float, high: float) -> np.ndarray:
+    """Pixels above `low` that are 8-connected to some pixel above `high`."""
+    weak = dark > low
+    lab, n = ndi.label(weak, structure=np.ones((3, 3), bool))
+    if n == 0:
+        return weak
+    keep = np.zeros(n + 1, bool)
+    keep[np.unique(lab[dark > high])] = True
+    keep[0] = False
+    return keep[lab]
+
+
+def stroke_width(mask: np.ndarray) -> float:
+    """Typical stroke width in pixels of a binary ink mask (0 when there is no ink)."""
+    if not mask.any():
+        return 0.0
+    edt = ndi.distance_transform_edt(mask)
+    # Across a stroke of width w the distances run 1, 2, …, w/2, …, 2, 1: mean ≈ w/4 + 1/2.
+    return float(max(1.0, 4.0 * (edt[mask].mean() - 0.5)))

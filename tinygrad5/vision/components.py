@@ -1,0 +1,139 @@
+"""Turning an ink mask's connected components into one box per character.
+
+Boxes are int rows [y1, x1, y2, x2] with y2, x2 exclusive (skimage's regionprops.bbox order).
+"""
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage as ndi
+
+# Pieces whose longer side is below this fraction of the typical character height are specks
+# (periods, commas, dust, JPEG blotches): they are only ever absorbed, never kept on their own.
+# Capitals and digits all reach (nearly) full height, so a real character is never that small;
+# with a 15 px marker a period is ~20 px across while 60 px letters give a 24 px limit.
+SPECK_FRACTION = 0.4
+
+
+def component_boxes(labels: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Boxes (n×4) and pixel counts (n) of labels 1..n of a label image."""
+    boxes = np.zeros((n, 4), np.int64)
+    for i, sl in enumerate(ndi.find_objects(labels, max_label=n)):
+        if sl is not None:
+            boxes[i] = (sl[0].start, sl[1].start, sl[0].stop, sl[1].stop)
+    areas = np.bincount(labels.ravel(), minlength=n + 1)[1:].astype(np.int64)
+    return boxes, areas
+
+
+def typical_height(boxes: np.ndarray, min_side: float) -> float:
+    """A robust character height: the median height of the taller pieces (0 if none)."""
+    if len(boxes) == 0:
+        return 0.0
+    h = (boxes[:, 2] - boxes[:, 0]).astype(np.float64)
+    w = (boxes[:, 3] - boxes[:, 1]).astype(np.float64)
+    # Character-sized pieces first: bigger than a few stroke widths and not a long thin line.
+    ok = (np.maximum(h, w) >= min_side) & (w <= 6 * np.maximum(h, 1))
+    if not ok.any():
+        return float(np.median(h))
+    h = h[ok]
+    # Fragments and specks drag a plain median down; the tall half is what characters are.
+    tall = h[h >= 0.5 * np.percentile(h, 90)]
+    return float(np.median(tall))
+
+
+class _UnionFind:
+    """Minimal disjoint-set forest over range(n)."""
+
+    def __init__(self, n: int) -> None:
+        self.parent = np.arange(n)
+
+    def find(self, i: int) -> int:
+        while self.parent[i] != i:
+            self.parent[i] = self.parent[self.parent[i]]
+            i = self.parent[i]
+        return int(i)
+
+    def union(self, a: int, b: int) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra != rb:
+            self.parent[max(ra, rb)] = min(ra, rb)
+
+
+def _should_merge(a: np.ndarray, b: np.ndarray, height: float, stroke: float) -> bool:
+    """Whether two piece boxes look like parts of one character (see merge_pieces)."""
+    ha, wa = a[2] - a[0], a[3] - a[1]
+    hb, wb = b[2] - b[0], b[3] - b[1]
+    y1, x1 = min(a[0], b[0]), min(a[1], b[1])
+    y2, x2 = max(a[2], b[2]), max(a[3], b[3])
+    mh, mw = y2 - y1, x2 - x1
+    ov_x = min(a[3], b[3]) - max(a[1], b[1])
+    ov_y = min(a[2], b[2]) - max(a[0], b[0])
+    speck_a = max(ha, wa) < SPECK_FRACTION * height
+    speck_b = max(hb, wb) < SPECK_FRACTION * height
+    # Stacked or nested: a T's bar over its stem, an E's loose arms, a piece inside a Q. The
+    # merged box must still be one character tall, which keeps separate text lines apart.
+    if ov_x >= 0.5 * min(wa, wb) and -ov_y <= 0.25 * height and mh <= 1.35 * height:
+        if speck_a or speck_b:
+            # A speck joins only when it sits within the other piece's columns (not a period
+            # to the right of a digit).
+            s, o = (a, b) if speck_a else (b, a)
+            return s[1] >= o[1] - stroke and s[3] <= o[3] + stroke
+        return True
+    if speck_a or speck_b:
+        return False
+    # Side by side and nearly touching: a stroke broken by a skip of the pen. Two complete
+    # characters written close together look the same, so only join when one piece is clearly
+    # partial and the result is still shaped like one character.
+    # A gap of at most one stroke width is taken as a skip even between two full-height pieces
+    # (an H whose bar has a hole); "IL" written that tightly is merged too, which is ambiguous.
+    gap = -ov_x
+    partial = min(ha, hb) < 0.75 * height or min(wa, wb) < 0.25 * height
+    return bool(
+        ov_y >= 0.5 * min(ha, hb)
+        and (gap <= max(1.5 * stroke, 0.04 * height) if partial else gap <= stroke)
+        and mw <= 1.1 * max(mh, height)
+    )
+
+
+def merge_pieces(boxes: np.ndarray, height: float, stroke: float) -> np.ndarray:
+    """Group indices of pieces that form one character; returns a group id per piece."""
+    n = len(boxes)
+    uf = _UnionFind(n)
+    if n == 0:
+        return np.zeros(0, np.int64)
+    # Only nearby pairs can merge: sort by x and stop once the next box starts too far right.
+    order = np.argsort(boxes[:, 1], kind="stable")
+    reach = 0.3 * height + 2 * stroke
+    for ii, i in enumerate(order):
+        for j in order[ii + 1:]:
+            if boxes[j, 1] > boxes[i, 3] + reach:
+                break
+            if _should_merge(boxes[i], boxes[j], height, stroke):
+                uf.union(int(i), int(j))
+    # Union-find makes merging transitive: bar + stem + loose foot end up as one group.
+    return np.array([uf.find(i) for i in range(n)])
+
+
+def group_boxes(boxes: np.ndarray, groups: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Union boxes sharing a group id; returns merged boxes and the member indices of each."""
+    ids = np.unique(groups)
+    merged = np.zeros((len(ids), 4), np.int64)
+    members = []
+    for k, g in enumerate(ids):
+        idx = np.flatnonzero(groups == g)
+        members.append(idx)
+        sub = boxes[idx]
+        merged[k] = (sub[:, 0].min(), sub[:, 1].min(), sub[:, 2].max(), sub[:, 3].max())
+    return merged, members
+
+
+def character_filter(boxes: np.ndarray, height: float) -> np.ndarray:
+    """Boolean keep-mask: drops specks, long rule lines and page-sized blobs (shadows, edges)."""
+    if len(boxes) == 0:
+        return np.zeros(0, bool)
+    h = boxes[:, 2] - boxes[:, 0]
+    w = boxes[:, 3] - boxes[:, 1]
+    speck = np.maximum(h, w) < SPECK_FRACTION * height
+    too_big = (h > 2.5 * height) | (w > 4.0 * height)
+    # Long thin horizontals are rules or underlines; thin verticals may well be a "1" or "I".
+    line_like = (w > 2.0 * height) & (h < 0.3 * height)
+    return ~(speck | too_big | line_like)
