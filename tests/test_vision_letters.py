@@ -250,3 +250,40 @@ def test_reference_photo_has_36_characters_in_5_lines():
     for line in lines:
         xc = (found[line.indices, 1] + found[line.indices, 3]) / 2
         assert np.all(np.diff(xc) > 0)
+
+
+def test_read_image_formats_and_exif(tmp_path):
+    """RGB uint8 out for grey and RGBA files; EXIF orientation is applied."""
+    from tinygrad5.vision.io import read_image
+
+    rgb = np.zeros((40, 60, 3), np.uint8)
+    rgb[:10, :, 0] = 255  # a red band along the top of the stored pixels
+    im = Image.fromarray(rgb)
+    exif = im.getexif()
+    exif[0x0112] = 6  # "rotate 90° clockwise to display"
+    im.save(tmp_path / "rot.jpg", exif=exif.tobytes(), quality=95)
+    out = read_image(tmp_path / "rot.jpg")
+    assert out.shape == (60, 40, 3) and out.dtype == np.uint8
+    assert out[:, -5:, 0].mean() > 200 and out[:, :5, 0].mean() < 60  # the band is now on the right
+    Image.fromarray(np.full((5, 7), 90, np.uint8)).save(tmp_path / "g.png")
+    assert read_image(str(tmp_path / "g.png")).shape == (5, 7, 3)
+    Image.new("RGBA", (4, 3), (0, 0, 0, 0)).save(tmp_path / "clear.png")
+    assert (read_image(tmp_path / "clear.png") == 255).all()  # transparent reads as paper
+
+
+def test_read_image_errors_name_the_file(tmp_path):
+    """Missing, non-image, directory and truncated files raise errors naming the path."""
+    from tinygrad5.vision.io import read_image
+
+    with pytest.raises(FileNotFoundError, match="nope.jpg"):
+        read_image(tmp_path / "nope.jpg")
+    (tmp_path / "notes.txt").write_text("not an image")
+    with pytest.raises(ValueError, match="notes.txt"):
+        read_image(tmp_path / "notes.txt")
+    with pytest.raises(ValueError, match="not a regular file"):
+        read_image(tmp_path)
+    buf = io.BytesIO()
+    Image.fromarray(np.zeros((64, 64, 3), np.uint8)).save(buf, format="JPEG")
+    (tmp_path / "cut.jpg").write_bytes(buf.getvalue()[:200])
+    with pytest.raises(ValueError, match="cut.jpg"):
+        read_image(tmp_path / "cut.jpg")
