@@ -1,0 +1,160 @@
+"""Layers and losses: forward values against numpy formulas and float64 gradient checks (hypothesis)."""
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import tinygrad5 as tg
+from tinygrad5 import nn
+from tinygrad5.nn import functional as F
+from tinygrad5.nn import functional_call
+from tinygrad5.ops import OP_TABLE
+
+from .strategies import arrays, distinct
+
+
+def T(a, grad=True):
+    return tg.Tensor(np.asarray(a, np.float64), requires_grad=grad)
+
+
+def check_module(layer, x, names=("weight", "bias")):
+    """gradcheck the layer's output w.r.t. its input and the named parameters, in float64."""
+    params = [T(getattr(layer, n).data) for n in names if getattr(layer, n) is not None]
+    keys = [n for n in names if getattr(layer, n) is not None]
+    fn = lambda x, *ps: functional_call(layer, dict(zip(keys, ps)), x)  # noqa: E731
+    assert tg.gradcheck(fn, T(x), *params)
+
+
+@given(st.integers(1, 4), st.integers(1, 5), st.integers(1, 4), st.booleans(), st.data())
+def test_linear_values_and_gradients(n, fin, fout, bias, data):
+    tg.manual_seed(data.draw(st.integers(0, 1000)))
+    layer = nn.Linear(fin, fout, bias=bias)
+    if bias:
+        layer.bias.data[...] = data.draw(arrays((fout,), np.float32))
+    x = data.draw(arrays((n, fin), np.float32))
+    want = x @ layer.weight.data.T + (layer.bias.data if bias else 0)
+    np.testing.assert_allclose(layer(tg.Tensor(x)).data, want, rtol=1e-5, atol=1e-6)
+    check_module(layer, x)
+
+
+@settings(max_examples=15)
+@given(st.integers(1, 2), st.integers(1, 3), st.integers(1, 3), st.integers(1, 3), st.integers(1, 2),
+       st.integers(0, 1), st.booleans(), st.data())
+def test_conv2d_gradients(n, cin, cout, k, stride, pad, bias, data):
+    layer = nn.Conv2d(cin, cout, k, stride=stride, padding=pad, bias=bias)
+    h = data.draw(st.integers(max(k - 2 * pad, 1), 5))
+    x = data.draw(arrays((n, cin, h, h + 1), np.float64))
+    assert layer(tg.Tensor(x.astype(np.float32))).shape == (
+        n, cout, (h + 2 * pad - k) // stride + 1, (h + 1 + 2 * pad - k) // stride + 1)
+    check_module(layer, x)
+
+
+@settings(max_examples=20)
+@given(st.integers(1, 3), st.sampled_from([(2, None), (2, 1), (3, 2)]), st.data())
+def test_maxpool2d_values_and_gradients(c, ks, data):
+    k, s = ks
+    x = distinct(data.draw(arrays((2, c, 5, 4), np.float64)))
+    out = nn.MaxPool2d(k, s)(tg.Tensor(x)).data
+    s = k if s is None else s
+    assert out[1, c - 1, 0, 0] == x[1, c - 1, :k, :k].max()
+    assert out[0, 0, -1, -1] == x[0, 0, s * (out.shape[2] - 1):s * (out.shape[2] - 1) + k,
+                                  s * (out.shape[3] - 1):s * (out.shape[3] - 1) + k].max()
+    assert tg.gradcheck(nn.MaxPool2d(k, s), T(x))
+
+
+@given(st.sampled_from([nn.ReLU(), nn.Sigmoid(), nn.Tanh(), nn.Softmax(), nn.Softmax(dim=0), nn.LeakyReLU(0.2),
+                        nn.Flatten(), nn.Flatten(0, 1)]), st.data())
+def test_activation_and_shape_layers_gradients(layer, data):
+    x = data.draw(arrays((3, 2, 2), np.float64, away_from=0.0))
+    assert tg.gradcheck(layer, T(x))
+
+
+def test_activation_values():
+    x = np.array([[-1000.0, -1.0, 0.5, 1000.0]])
+    np.testing.assert_array_equal(nn.Sigmoid()(tg.Tensor(x)).data[0, [0, 3]], [0.0, 1.0])
+    np.testing.assert_allclose(nn.ReLU()(tg.Tensor(x)).data, np.maximum(x, 0))
+    np.testing.assert_allclose(nn.LeakyReLU(0.1)(tg.Tensor(x)).data, np.where(x > 0, x, 0.1 * x))
+    np.testing.assert_allclose(nn.Tanh()(tg.Tensor(x[:, 1:3])).data, np.tanh(x[:, 1:3]))
+    sm = nn.Softmax(dim=1)(tg.Tensor(x)).data
+    np.testing.assert_allclose(sm.sum(1), 1.0)
+    assert sm[0, 3] == 1.0 and np.isfinite(sm).all()
+
+
+@given(st.integers(1, 4), st.integers(2, 5), st.sampled_from(["mean", "sum", "none"]), st.booleans(), st.data())
+def test_cross_entropy_loss_values_and_gradients(n, c, reduction, onehot, data):
+    logits = data.draw(arrays((n, c), np.float64, low=-4, high=4))
+    labels = np.asarray(data.draw(st.lists(st.integers(0, c - 1), min_size=n, max_size=n)))
+    target = np.eye(c)[labels] if onehot else labels
+    loss = nn.CrossEntropyLoss(reduction)
+    z = logits - logits.max(1, keepdims=True)
+    per_row = np.log(np.exp(z).sum(1)) - z[np.arange(n), labels]
+    want = {"mean": per_row.mean(), "sum": per_row.sum(), "none": per_row}[reduction]
+    np.testing.assert_allclose(loss(tg.Tensor(logits), target).data, want, rtol=1e-10)
+    assert tg.gradcheck(lambda lg: loss(lg, target), T(logits))
+
+
+def test_cross_entropy_gradient_is_probs_minus_onehot_when_summed():
+    logits, y = tg.Tensor(np.array([[1.0, 2.0, 0.5], [0.0, 0.0, 3.0]]), requires_grad=True), np.array([2, 0])
+    nn.CrossEntropyLoss("sum")(logits, y).backward()
+    p = np.exp(logits.data) / np.exp(logits.data).sum(1, keepdims=True)
+    np.testing.assert_allclose(logits.grad.data, p - np.eye(3)[y])
+
+
+@given(st.sampled_from(["mean", "sum"]), st.data())
+def test_mse_loss_values_and_gradients(reduction, data):
+    a = data.draw(arrays((2, 3), np.float64))
+    b = data.draw(arrays((2, 3), np.float64))
+    loss = nn.MSELoss(reduction)
+    sq = (a - b) ** 2
+    np.testing.assert_allclose(loss(tg.Tensor(a), b).item(), sq.mean() if reduction == "mean" else sq.sum())
+    assert tg.gradcheck(loss, T(a), T(b))
+
+
+def test_loss_reduction_is_validated():
+    with pytest.raises(ValueError, match="reduction must be one of"):
+        nn.CrossEntropyLoss("avg")
+    with pytest.raises(ValueError, match="reduction must be one of"):
+        nn.MSELoss("max")
+
+
+@given(st.sampled_from([0.0, 0.2, 0.5, 0.9]), st.data())
+def test_dropout_gradient_with_fixed_mask(p, data):
+    x = data.draw(arrays((3, 4), np.float64))
+
+    def fn(x):
+        tg.manual_seed(7)  # the same mask on every call, so differences see a fixed function
+        return nn.Dropout(p)(x)
+
+    assert tg.gradcheck(fn, T(x))
+
+
+def test_dropout_statistics_scaling_and_eval_identity():
+    tg.manual_seed(0)
+    drop = nn.Dropout(0.3)
+    x = np.ones((200, 500), np.float32)
+    out = drop(tg.Tensor(x)).data
+    assert out.dtype == np.float32
+    assert abs((out == 0).mean() - 0.3) < 0.01
+    np.testing.assert_allclose(out[out != 0], 1 / 0.7, rtol=1e-6)
+    tg.manual_seed(0)
+    np.testing.assert_array_equal(drop(tg.Tensor(x)).data, out)  # the global generator drives it
+    drop.eval()
+    np.testing.assert_array_equal(drop(tg.Tensor(x)).data, x)
+    np.testing.assert_array_equal(nn.Dropout(1.0)(tg.Tensor(x)).data, 0 * x)
+    with pytest.raises(ValueError, match="in \\[0, 1\\], got 1.5"):
+        nn.Dropout(1.5)
+
+
+def test_functional_reexports_every_op_and_adds_linear_dropout():
+    for name, info in OP_TABLE.items():
+        assert getattr(F, name) is info.fn, name
+    x, w, b = tg.randn(4, 3), tg.randn(2, 3), tg.randn(2)
+    np.testing.assert_allclose(F.linear(x, w, b).data, x.data @ w.data.T + b.data, rtol=1e-6)
+    assert F.dropout(x, 0.5, training=False) is x
+
+
+def test_conv_net_of_the_homework_shapes():
+    net = nn.Sequential(nn.Conv2d(1, 20, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(20, 50, 5), nn.ReLU(),
+                        nn.MaxPool2d(2), nn.Flatten(), nn.Linear(1250, 512), nn.ReLU(), nn.Linear(512, 36))
+    out = net(tg.randn(2, 1, 32, 32))
+    assert out.shape == (2, 36) and out.dtype == np.float32
