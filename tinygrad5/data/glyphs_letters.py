@@ -11,7 +11,7 @@ LETTER_STYLES: dict[str, list[tuple[float, str]]] = {
     "A": [
         (3, "M 10 100 L 50 0 L 90 100; M 28 62 L 72 62"),
         (2, "M 50 0 L 12 100; M 50 0 L 88 100; M 22 70 L 80 66"),
-        (2, "M 12 100 C 25 50 40 0 55 0 C 65 0 75 50 88 100; M 2 66 L 86 58"),   # crossbar past the leg
+        (3, "M 12 100 C 25 50 40 0 55 0 C 65 0 75 50 88 100; M 2 66 L 86 58"),   # crossbar past the leg
         (1, "M 12 100 L 42 0 L 58 0 L 88 100; M 25 60 L 75 60"),                # flat top
         (1, "M 10 100 C 25 60 35 10 55 0 L 85 100; M 5 55 C 35 62 60 58 92 52"),  # cursive, long bar
     ],

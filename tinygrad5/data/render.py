@@ -24,7 +24,7 @@ class Distortion:
     stroke_shift: float = 0.03         # std of a whole stroke's offset (loose joins, stray bars)
     overshoot: tuple[float, float] = (-0.5, 1.2)  # stroke-end stretch, in end-segment lengths
     break_prob: float = 0.08           # chance that a sample has one short pen gap
-    slant_mean: float = 0.10           # mean shear (positive leans right, like most writers)
+    slant_mean: float = 0.15           # mean shear (positive leans right, like most writers)
     slant_std: float = 0.18
     rotate_deg: float = 8.0            # std of rotation in degrees
     aspect_std: float = 0.20           # std of log(width / height) stretch

@@ -19,7 +19,7 @@ SPLIT_SIZES: dict[str, int] = {"train": 300, "valid": 100, "test": 50}
 FONT_FRACTION: float = 0.05
 _SPLIT_SALT = {"train": 1, "valid": 2, "test": 3}
 _PEN_RADIUS = (0.8, 2.6)      # output pixels: thin pens to NIST's thick marker strokes
-_MARGIN = (1.0, 4.0)           # blank border in output pixels
+_MARGIN = (1.5, 7.0)           # blank border in output pixels (NIST: about 2-6)
 _SUPERSAMPLE = 3
 
 
@@ -33,9 +33,10 @@ def render_char(char: str, rng: np.random.Generator, size: int = IMAGE_SIZE,
         styles, probs = glyph_styles(char)
         style = styles[int(rng.choice(len(styles), p=probs))]
         pts, seg_on = deform(style, rng, distortion)
-        radius = rng.uniform(*_PEN_RADIUS)
-        radii = pen_radii(pts.shape[0], radius, rng, distortion.pressure)
         margin = rng.uniform(*_MARGIN)
+        # Small characters (wide margins) come from the same pens, so the nib shrinks with them.
+        radius = rng.uniform(*_PEN_RADIUS) * min(1.0, (size - 2 * margin) / 24.0)
+        radii = pen_radii(pts.shape[0], radius, rng, distortion.pressure)
         pts = fit_to_box(pts, size, margin, radius, rng.normal(0.0, 0.4, 2))
         ink = rasterise(pts, radii, seg_on, size, size, _SUPERSAMPLE)
     darkness = rng.uniform(0.85, 1.0)
