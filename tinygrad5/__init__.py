@@ -6,7 +6,7 @@
     loss = (x @ w).sigmoid().sum()
     loss.backward()        # w.grad now holds d loss / d w
 """
-from . import ops
+from . import nn, ops, optim
 from .backend import backend, get_backend, set_backend
 from .factories import arange, eye, full, ones, ones_like, rand, randn, zeros, zeros_like
 from .gradcheck import GradcheckError, gradcheck
@@ -14,6 +14,7 @@ from .ops import (abs, argmax, cat, clip, conv2d, cross_entropy, exp, log, log_s
                   maximum, mean, min, minimum, mse_loss, pad, relu, sigmoid, softmax, sqrt, stack, sum, tanh,
                   var, where)
 from .random import manual_seed
+from .serialization import load, save
 from .tensor import Function, Tensor, enable_grad, is_grad_enabled, no_grad
 
 float32, float64, int64 = "float32", "float64", "int64"

@@ -1,0 +1,134 @@
+"""What the homework examples share: flags, data loading, the training loop, evaluation, checkpoints."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+from tqdm import tqdm
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
+import tinygrad5 as tg  # noqa: E402
+from tinygrad5.data import CLASSES, load_nist36, load_synthetic  # noqa: E402
+from tinygrad5.data.loader import DataLoader  # noqa: E402
+
+QUICK_PER_CLASS = {"train": 20, "valid": 8, "test": 8}  # --quick: a small subset for smoke tests
+
+
+def parse_args(name: str, description: str, epochs: int, batch_size: int, lr: float,
+               extra: Callable[[argparse.ArgumentParser], None] | None = None,
+               argv: list[str] | None = None) -> argparse.Namespace:
+    """The common flags; `extra` adds a script's own."""
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument("--epochs", type=int, default=epochs)
+    p.add_argument("--batch-size", type=int, default=batch_size)
+    p.add_argument("--lr", type=float, default=lr)
+    p.add_argument("--seed", type=int, default=0, help="seeds initialisation and batch order")
+    p.add_argument("--out", type=Path, default=Path("runs") / name, help="where figures and the checkpoint go")
+    p.add_argument("--data", choices=["synthetic", "nist36"], default="synthetic",
+                   help="generated handwriting (default) or the real NIST36 .mat files")
+    p.add_argument("--data-dir", type=Path, default=None, help="folder holding nist36_{train,valid,test}.mat")
+    p.add_argument("--quick", action="store_true", help="a few epochs on a small subset (smoke test)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    if extra:
+        extra(p)
+    args = p.parse_args(argv)
+    if args.quick:
+        args.epochs = min(args.epochs, 2)
+    if args.data == "nist36" and args.data_dir is None and not os.environ.get("TINYGRAD5_NIST36"):
+        p.error("--data nist36 needs --data-dir DIR (the folder with nist36_train.mat, nist36_valid.mat, "
+                "nist36_test.mat) or the TINYGRAD5_NIST36 environment variable")
+    args.out.mkdir(parents=True, exist_ok=True)
+    return args
+
+
+def load_splits(args: argparse.Namespace) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """train/valid/test as (x float32 (N, 1024) upright, y int64), generated or real."""
+    splits = {}
+    for split in ("train", "valid", "test"):
+        if args.data == "nist36":
+            x, y = load_nist36(args.data_dir or os.environ["TINYGRAD5_NIST36"], split)
+            if args.quick:
+                keep = np.random.default_rng(0).permutation(len(y))[:QUICK_PER_CLASS[split] * len(CLASSES)]
+                x, y = x[keep], y[keep]
+        else:
+            x, y = load_synthetic(split, n_per_class=QUICK_PER_CLASS[split] if args.quick else None)
+        splits[split] = (x, y)
+    return splits
+
+
+def evaluate(model: tg.nn.Module, x: np.ndarray, y: np.ndarray, batch_size: int = 512,
+             shape: tuple[int, ...] = (-1, 1024)) -> tuple[float, float, np.ndarray]:
+    """Mean per-sample cross-entropy, accuracy and predictions, without building a graph."""
+    model.eval()
+    total, preds = 0.0, []
+    with tg.no_grad():
+        for i in range(0, len(y), batch_size):
+            logits = model(tg.Tensor(x[i:i + batch_size].reshape(shape)))
+            total += tg.cross_entropy(logits, y[i:i + batch_size], reduction="sum").item()
+            preds.append(logits.data.argmax(axis=1))
+    model.train()
+    pred = np.concatenate(preds)
+    return total / len(y), float((pred == y).mean()), pred
+
+
+def train_classifier(model: tg.nn.Module, optimizer: tg.optim.Optimizer, splits: dict, epochs: int,
+                     batch_size: int, seed: int, shape: tuple[int, ...] = (-1, 1024), progress: bool = True,
+                     label: str = "train", reduction: str = "sum") -> dict[str, list[float]]:
+    """The homework's loop: per epoch a random partition into batches, SGD on the summed batch loss
+    (or the mean, with reduction="mean").
+
+    Returns per-epoch train/valid loss (averaged per sample) and accuracy, and seconds per epoch.
+    """
+    x, y = splits["train"]
+    loader = DataLoader(x.reshape((len(x),) + shape[1:]), y, batch_size=batch_size, shuffle=True, seed=seed)
+    hist: dict[str, list[float]] = {k: [] for k in ("train_loss", "train_acc", "valid_loss", "valid_acc", "sec")}
+    bar = tqdm(range(epochs), desc=label, disable=not progress, leave=False)
+    for _ in bar:
+        start, loss_sum, correct = time.perf_counter(), 0.0, 0
+        for xb, yb in loader:
+            logits = model(xb)
+            loss = tg.cross_entropy(logits, yb, reduction=reduction)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            loss_sum += loss.item() * (len(yb) if reduction == "mean" else 1)
+            correct += int((logits.data.argmax(axis=1) == yb.data).sum())
+        hist["sec"].append(time.perf_counter() - start)
+        vl, va, _ = evaluate(model, *splits["valid"], shape=shape)
+        for k, v in zip(hist, (loss_sum / len(y), correct / len(y), vl, va)):
+            hist[k].append(v)
+        bar.set_postfix(loss=f"{hist['train_loss'][-1]:.3f}", acc=f"{hist['train_acc'][-1]:.3f}",
+                        valid_acc=f"{va:.3f}")
+    return hist
+
+
+def confusion_matrix(y: np.ndarray, pred: np.ndarray, n: int = len(CLASSES)) -> np.ndarray:
+    """Counts, rows = true class, columns = predicted class."""
+    cm = np.zeros((n, n), dtype=np.int64)
+    np.add.at(cm, (y, pred), 1)
+    return cm
+
+
+def top_confusions(cm: np.ndarray, k: int = 5) -> list[tuple[str, str, int]]:
+    """The k most confused unordered pairs of classes, with how often either was taken for the other."""
+    sym = cm + cm.T
+    iu = np.triu_indices_from(sym, 1)
+    order = np.argsort(sym[iu])[::-1][:k]
+    return [(CLASSES[iu[0][i]], CLASSES[iu[1][i]], int(sym[iu][i])) for i in order]
+
+
+def save_model(path: Path, model: tg.nn.Module, arch: str, **meta: object) -> None:
+    """Checkpoint: weights plus what a reader needs to rebuild and feed the model."""
+    tg.save({"model": model.state_dict(), "meta": {"arch": arch, "classes": CLASSES, "layout": "upright",
+                                                   **meta}}, path)
+
+
+def summary(name: str, **figures: float | int) -> str:
+    """The final line in a stable `name: key=value ...` format."""
+    parts = [f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in figures.items()]
+    return f"{name}: " + " ".join(parts)

@@ -1,0 +1,75 @@
+"""Smoke tests: each homework example runs with --quick and writes its figures, checkpoint and summary."""
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "examples"))
+
+SUMMARY = re.compile(r"^(\w+): epochs=\d+( \w+=[-\d.]+)+$", re.M)
+
+
+@pytest.fixture(autouse=True)
+def _cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("TINYGRAD5_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+
+
+def _figures(out: Path, names: list[str]) -> None:
+    for name in names:
+        assert (out / name).stat().st_size > 1000, f"{name} missing or empty"
+
+
+def test_mlp_quick_via_command_line(tmp_path):
+    out = tmp_path / "mlp"
+    res = subprocess.run([sys.executable, str(ROOT / "examples" / "mlp_nist36.py"), "--quick", "--sweep",
+                          "--no-progress", "--out", str(out)], capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr
+    m = SUMMARY.search(res.stdout)
+    assert m and m.group(1) == "mlp", res.stdout
+    acc = float(re.search(r"valid_acc=([\d.]+)", res.stdout).group(1))
+    assert 0.0 <= acc <= 1.0
+    assert "most confused pairs" in res.stdout
+    _figures(out, ["curves.png", "weights_init.png", "weights_trained.png", "confusion.png", "lr_sweep.png"])
+    assert (out / "model.npz").exists() and (out / "history.json").exists()
+
+
+def test_autoencoder_quick(tmp_path, capsys):
+    import autoencoder_nist36
+    autoencoder_nist36.main(["--quick", "--no-progress", "--out", str(tmp_path)])
+    text = capsys.readouterr().out
+    psnr = float(re.search(r"valid_psnr=([\d.]+)", text).group(1))
+    assert 5.0 < psnr < 40.0
+    _figures(tmp_path, ["loss.png", "reconstructions.png"])
+
+
+def test_convnet_quick_and_checkpoint_reloads(tmp_path, capsys):
+    import convnet_nist36
+    import models
+    convnet_nist36.main(["--quick", "--no-progress", "--out", str(tmp_path)])
+    assert SUMMARY.search(capsys.readouterr().out)
+    _figures(tmp_path, ["curves.png", "confusion.png", "compare.png"])
+    model, meta = models.load_model(tmp_path / "model.npz")
+    assert meta["arch"] == "convnet" and meta["classes"] == "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+    import tinygrad5 as tg
+    assert model(tg.zeros(2, 1, 32, 32)).shape == (2, 36)
+
+
+def test_psnr_matches_definition():
+    from autoencoder_nist36 import psnr
+    x = np.full((2, 1024), 0.5, np.float32)
+    r = x + np.array([[0.1], [0.01]], np.float32)
+    np.testing.assert_allclose(psnr(x, r), [20.0, 40.0], rtol=1e-4)
+
+
+def test_nist36_flag_needs_a_folder(tmp_path):
+    res = subprocess.run([sys.executable, str(ROOT / "examples" / "mlp_nist36.py"), "--data", "nist36",
+                          "--out", str(tmp_path)], capture_output=True, text=True, timeout=120,
+                         env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})
+    assert res.returncode != 0 and "--data-dir" in res.stderr
