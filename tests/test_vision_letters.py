@@ -216,6 +216,22 @@ def test_neighbours_stay_apart():
     assert_matches(found, boxes)
 
 
+def test_desk_border_and_hard_shadow_edge():
+    """A dark desk strip at the edge and a sharp shadow edge through a letter are not ink."""
+    items = row("AKMNTX", 100, 200, 150, 8, gap=0.5)
+    page, boxes = photo((600, 1400), items, shadow=False, seed=7)
+    page = page.astype(np.float32)
+    page[:, 510:] *= 0.55  # a hard shadow boundary running through the M
+    page[:, :60] *= 0.25  # the desk beside the page
+    page[-50:] *= 0.3
+    found, _ = find_letters(page.astype(np.uint8))
+    assert_matches(found, boxes)
+    blank, _ = photo((600, 900), [], seed=8)
+    blank = blank.copy()
+    blank[:, :80] //= 5
+    assert find_letters(blank)[0].shape == (0, 4)
+
+
 @pytest.mark.parametrize("seed", [0, 1])
 def test_blank_pages_give_no_boxes(seed):
     """Shadow, gradient, grid, noise and JPEG alone are not ink."""

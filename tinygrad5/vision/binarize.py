@@ -84,8 +84,11 @@ def estimate_background(grey_small: np.ndarray, window: int) -> np.ndarray:
     # Grey closing = max then min: erases dark strokes narrower than the window and keeps the
     # slowly varying paper level, including shadows broader than the window.
     window = max(3, int(window) | 1)
-    bg = ndi.grey_closing(g, size=(window, window), mode="nearest")
-    bg = ndi.gaussian_filter(bg, sigma=window / 4, mode="nearest")
+    closed = ndi.grey_closing(g, size=(window, window), mode="nearest")
+    # Smoothing removes the closing's blockiness, but next to a sharp shadow or page edge it
+    # would lift the dark side above its true level and paint a false ink band; the closing
+    # alone is exact at such a step, so never exceed it.
+    bg = np.minimum(ndi.gaussian_filter(closed, sigma=window / 4, mode="nearest"), closed)
     return np.maximum(bg, 1e-3)
 
 
@@ -142,7 +145,11 @@ def ink_levels(dark: np.ndarray, min_contrast: float = 0.15) -> InkLevels | None
     # Seeds must be convincingly ink; the low level lets a seed grow over the softer stroke
     # edges and faint stretches of pencil but stays above the paper noise and faint grid lines.
     high = max(t, paper + 0.5 * contrast, paper + 6.0 * noise)
-    low = max(paper + 0.45 * (high - paper), paper + 5.0 * noise, floor)
+    # Otsu's lower class holds the faint marks; the low level stays above most of them so a
+    # grid line crossing a letter is not grown into it (and then into every other letter).
+    lower = cand[cand <= t]
+    faint = float(lower.mean() + 2.0 * lower.std()) if lower.size else floor
+    low = max(paper + 0.45 * (high - paper), paper + 5.0 * noise, floor, faint)
     return InkLevels(paper, noise, min(low, high), high, contrast)
 
 

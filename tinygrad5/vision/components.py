@@ -24,20 +24,30 @@ def component_boxes(labels: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]
     return boxes, areas
 
 
-def typical_height(boxes: np.ndarray, min_side: float) -> float:
-    """A robust character height: the median height of the taller pieces (0 if none)."""
+def touches_border(boxes: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Which boxes reach the image edge (page edges, desk, vignetting, cut-off shadows)."""
+    return (boxes[:, 0] <= 0) | (boxes[:, 1] <= 0) | (boxes[:, 2] >= shape[0]) | (boxes[:, 3] >= shape[1])
+
+
+def typical_height(boxes: np.ndarray, areas: np.ndarray, shape: tuple[int, int], min_side: float) -> float:
+    """A robust character height: the ink-weighted median height of character-like pieces."""
     if len(boxes) == 0:
         return 0.0
     h = (boxes[:, 2] - boxes[:, 0]).astype(np.float64)
     w = (boxes[:, 3] - boxes[:, 1]).astype(np.float64)
-    # Character-sized pieces first: bigger than a few stroke widths and not a long thin line.
+    # Character-sized pieces: bigger than a few stroke widths, not a long horizontal line, and
+    # not cut by the image edge (a desk or page edge can outweigh every letter together).
     ok = (np.maximum(h, w) >= min_side) & (w <= 6 * np.maximum(h, 1))
+    inside = ok & ~touches_border(boxes, shape)
+    # If everything touches the edge (a close-up), trust only pieces smaller than half the image.
+    ok = inside if inside.any() else ok & (h < shape[0] / 2) & (w < shape[1] / 2)
     if not ok.any():
         return float(np.median(h))
-    h = h[ok]
-    # Fragments and specks drag a plain median down; the tall half is what characters are.
-    tall = h[h >= 0.5 * np.percentile(h, 90)]
-    return float(np.median(tall))
+    # Weighting by ink makes specks and fragments count little without any size cut-off.
+    order = np.argsort(h[ok])
+    hs, wt = h[ok][order], areas[ok][order].astype(np.float64)
+    cum = np.cumsum(wt)
+    return float(hs[np.searchsorted(cum, cum[-1] / 2)])
 
 
 class _UnionFind:
@@ -126,14 +136,16 @@ def group_boxes(boxes: np.ndarray, groups: np.ndarray) -> tuple[np.ndarray, list
     return merged, members
 
 
-def character_filter(boxes: np.ndarray, height: float) -> np.ndarray:
+def character_filter(boxes: np.ndarray, height: float, shape: tuple[int, int]) -> np.ndarray:
     """Boolean keep-mask: drops specks, long rule lines and page-sized blobs (shadows, edges)."""
-    if len(boxes) == 0:
-        return np.zeros(0, bool)
+    if len(boxes) == 0 or height <= 0:
+        return np.zeros(len(boxes), bool)
     h = boxes[:, 2] - boxes[:, 0]
     w = boxes[:, 3] - boxes[:, 1]
     speck = np.maximum(h, w) < SPECK_FRACTION * height
     too_big = (h > 2.5 * height) | (w > 4.0 * height)
     # Long thin horizontals are rules or underlines; thin verticals may well be a "1" or "I".
     line_like = (w > 2.0 * height) & (h < 0.3 * height)
-    return ~(speck | too_big | line_like)
+    # A sliver along the image edge is a page edge or a shadow boundary, not a "1".
+    edge_sliver = touches_border(boxes, shape) & (np.maximum(h, w) > 8 * np.maximum(np.minimum(h, w), 1))
+    return ~(speck | too_big | line_like | edge_sliver)

@@ -89,13 +89,13 @@ def find_letters(image: np.ndarray, min_contrast: float = 0.15) -> tuple[np.ndar
     stroke = stroke_width(ink)
     # Drop dust far below a stroke's footprint before it can bias the size statistics.
     real = areas >= max(4.0, 0.5 * stroke * stroke)
-    height = typical_height(boxes[real], min_side=3 * stroke)
+    height = typical_height(boxes[real], areas[real], ink.shape, min_side=3 * stroke)
     if height <= 0:
         return no_ink
     idx = np.flatnonzero(real)
     groups = merge_pieces(boxes[idx], height, stroke)
     merged, members = group_boxes(boxes[idx], groups)
-    keep = character_filter(merged, height)
+    keep = character_filter(merged, height, ink.shape)
     merged = merged[keep]
     members = [idx[m] for m, k in zip(members, keep) if k]
     if len(merged) == 0:
