@@ -147,3 +147,13 @@ def test_one_hot_rejects_bad_labels():
         one_hot(np.array([0, 36]))
     with pytest.raises(ValueError, match="integer"):
         one_hot(np.array([0.5]))
+
+
+def test_load_dataset_warns_on_empty_env_folder(tmp_path, monkeypatch):
+    monkeypatch.setenv("TINYGRAD5_NIST36", str(tmp_path))
+    monkeypatch.setenv("TINYGRAD5_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr("tinygrad5.data.synthetic.SPLIT_SIZES", {"train": 1, "valid": 1, "test": 1})
+    with pytest.warns(UserWarning, match="generated data"):
+        x, y = load_dataset("test")
+    assert x.shape == (36, 1024) and sorted(y.tolist()) == list(range(36))
+    assert "generated" in dataset_source()

@@ -6,6 +6,7 @@ ink ~0, stored upright row-major by default; ``y`` is int64 class indices into `
 from __future__ import annotations
 
 import os
+import warnings
 
 import numpy as np
 
@@ -38,4 +39,7 @@ def load_dataset(split: str, data_dir: str | os.PathLike | None = None, *, layou
     if data_dir is not None or find_nist36_dir() is not None:
         folder = data_dir if data_dir is not None else find_nist36_dir()
         return load_nist36(folder, split, layout=layout, onehot=onehot)
+    if os.environ.get(DATA_DIR_ENV):
+        warnings.warn(f"${DATA_DIR_ENV}={os.environ[DATA_DIR_ENV]!r} does not hold nist36_{{train,valid,test}}.mat; "
+                      "using generated data instead", stacklevel=2)
     return load_synthetic(split, seed=seed, layout=layout, onehot=onehot)
