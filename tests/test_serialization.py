@@ -95,9 +95,11 @@ def test_write_is_atomic_when_the_writer_fails(tmp_path, monkeypatch):
     np.testing.assert_array_equal(load(path)["w"], np.arange(3.0))
 
 
-def test_missing_file(tmp_path):
+def test_missing_file_and_folder(tmp_path):
     with pytest.raises(FileNotFoundError, match="no checkpoint at .*nope.npz"):
         load(tmp_path / "nope.npz")
+    with pytest.raises(FileNotFoundError, match="folder .*no_such_dir.* does not exist"):
+        save({"a": 1}, tmp_path / "no_such_dir" / "x.npz")
 
 
 @pytest.mark.parametrize("cut", [0, 10, 0.5, -30])

@@ -84,6 +84,8 @@ def save(obj: Any, path: str | os.PathLike) -> None:
     index = json.dumps({"format": FORMAT, "version": VERSION, "tree": tree}, allow_nan=True)
     members = {**enc.arrays, INDEX_KEY: np.frombuffer(index.encode("utf-8"), dtype=np.uint8)}
     folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"cannot save {path!r}: folder {folder!r} does not exist")
     fd, tmp = tempfile.mkstemp(dir=folder, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
