@@ -82,9 +82,14 @@ def _assign(b: np.ndarray, height: float, tolerance: float) -> list[_Track]:
     cx = (b[:, 1] + b[:, 3]) / 2
     tracks: list[_Track] = []
     for i in np.argsort(cx, kind="stable"):
-        best, cost = None, tolerance
+        best, cost = None, np.inf
         for t in tracks:
-            c = abs(cy[i] - t.predict(cx[i])) / height
+            off = abs(cy[i] - t.predict(cx[i])) / height
+            if off >= tolerance:
+                continue
+            # Between plausible lines prefer the one that ended nearby: an extrapolation over
+            # a long empty stretch (a short line's unknown slope) is less certain.
+            c = off + 0.02 * abs(cx[i] - t.xs[-1]) / height
             if c < cost:
                 best, cost = t, c
         if best is None:
@@ -120,9 +125,11 @@ def _spaces(
         # sorted gaps and accept it only if it is large, so evenly but loosely spaced writing
         # (handwriting gaps vary by ±40 %) gets no invented spaces.
         g = np.sort(np.maximum(gaps, floor))
-        jumps = g[1:] / g[:-1]
+        # Only cuts with a wide enough gap above them are candidates: a big relative jump
+        # among small letter gaps (touching letters next to normal ones) is not a word break.
+        jumps = np.where(g[1:] >= min_space * h, g[1:] / g[:-1], 0.0)
         k = int(np.argmax(jumps))
-        if jumps[k] < space_ratio or g[k + 1] < min_space * h:
+        if jumps[k] < space_ratio:
             return (False,) * len(order)
         cut = float(g[k])
     else:
