@@ -1,0 +1,88 @@
+"""The fast backend: our numba kernels (tinygrad5.kernels), with OpenBLAS where it measures faster.
+
+Same array-level interface as numpy_backend (numpy arrays in and out, float32/float64, the dtype
+of the inputs out).  The first call applies tinygrad5.threads' policy (OpenBLAS single-threaded,
+numba owns the cores); importing this module compiles nothing, and compiled kernels are cached on
+disk, so later processes start warm.
+
+matmul dispatch (thresholds measured on the 2-core Zen 4 machines, see BENCHMARKS_KERNELS.md):
+our GEMM runs when it can use every core and the problem is big enough to pay for the launch
+(>= OURS_MIN_MACS multiply-adds) and its 6x16 register tiles are well filled; everything else
+goes to OpenBLAS, which under the policy is single-threaded and fastest for small products.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import threads
+from ..kernels import conv2d as _conv
+from ..kernels import linalg as _mm
+from ..kernels import pool as _pool
+from ..kernels import softmax_xent as _sx
+from ..kernels._jit import MR, NR
+
+NAME = "numba"
+
+# Our parallel GEMM beats single-threaded OpenBLAS from about this many multiply-adds on.
+OURS_MIN_MACS = 1 << 21
+# ...and only if the 6x16 tiles are this full: a thin N (e.g. 20 -> 32 columns) wastes lanes.
+OURS_MIN_FILL = 0.8
+
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def _tile_fill(m: int, n: int) -> float:
+    """Fraction of the MR x NR register tiles that hold real output elements."""
+    return (m / (-(-m // MR) * MR)) * (n / (-(-n // NR) * NR))
+
+
+def use_ours(m: int, n: int, k: int, batch: int = 1) -> bool:
+    """True where our GEMM is measured faster than (single-threaded) OpenBLAS for this shape."""
+    return (threads.get_num_threads() > 1 and batch * m * n * k >= OURS_MIN_MACS
+            and _tile_fill(m, n) >= OURS_MIN_FILL and k >= 16)
+
+
+def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """numpy.matmul semantics for a.ndim >= 2 and b.ndim >= 2 (batched dims broadcast)."""
+    threads.ensure_policy()
+    if a.dtype != b.dtype or a.dtype not in _FLOATS or a.ndim < 2 or b.ndim < 2:
+        return np.matmul(a, b)  # numpy's promotion rules and errors for anything unusual
+    m, k, n = a.shape[-2], a.shape[-1], b.shape[-1]
+    batch = 1
+    for d in np.broadcast_shapes(a.shape[:-2], b.shape[:-2]):
+        batch *= d
+    if b.ndim == 2 and a.ndim > 2 and a.flags.c_contiguous:
+        m, batch = m * batch, 1  # our matmul folds the batch into M here
+    if use_ours(m, n, k, batch):
+        return _mm.matmul(a, b)
+    return np.matmul(a, b)
+
+
+def conv2d_forward(x, w, b, stride: tuple[int, int], padding: tuple[int, int]) -> tuple[np.ndarray, object]:
+    """x (N,C,H,W), w (O,C,KH,KW), b (O,) or None -> (out (N,O,OH,OW), cache for backward)."""
+    return _conv.conv2d_forward(x, w, b, stride, padding)
+
+
+def conv2d_backward(gout, cache, need_x: bool = True) -> tuple[np.ndarray | None, np.ndarray, np.ndarray | None]:
+    """-> (gx or None if not need_x, gw, gb or None if there was no bias)."""
+    return _conv.conv2d_backward(gout, cache, need_x)
+
+
+def max_pool2d_forward(x, kernel: tuple[int, int], stride: tuple[int, int]) -> tuple[np.ndarray, object]:
+    """x (N,C,H,W) -> (out (N,C,OH,OW), cache holding argmax indices); no padding; floor mode."""
+    return _pool.max_pool2d_forward(x, kernel, stride)
+
+
+def max_pool2d_backward(gout, cache) -> np.ndarray:
+    """Scatter gout through the argmax indices (overlapping windows accumulate)."""
+    return _pool.max_pool2d_backward(gout, cache)
+
+
+def softmax_cross_entropy_forward(logits, labels) -> tuple[np.ndarray, np.ndarray]:
+    """-> (per-sample loss (N,), probs (N,C)), max-subtracted."""
+    return _sx.softmax_cross_entropy_forward(logits, np.asarray(labels, dtype=np.int64))
+
+
+def softmax_cross_entropy_backward(probs, labels, gloss) -> np.ndarray:
+    """d logits = (probs - onehot(labels)) * gloss[:, None]."""
+    return _sx.softmax_cross_entropy_backward(probs, np.asarray(labels, dtype=np.int64), gloss)

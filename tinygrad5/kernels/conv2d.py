@@ -1,0 +1,110 @@
+"""conv2d forward/backward on numpy arrays: im2col kernels + our GEMM, or a direct 1-channel kernel."""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import threads
+from . import conv as _k
+from .linalg import gemm3
+from .reduce import sum_rows_grouped
+
+# Parallel launch only when the im2col/col2im work is big enough to pay for waking the workers.
+PARALLEL_MIN_ELEMS = 1 << 15
+# Direct 1-input-channel kernel vs im2col+GEMM: the direct kernel wins for C == 1 (no cols buffer,
+# no packing).  Backward still builds cols, as a GEMM for gW beats a direct correlation.
+DIRECT_C1 = True
+
+
+class ConvCache:
+    """What conv2d_backward needs: the input shape, weights, im2col buffer (or input), geometry."""
+
+    __slots__ = ("x_shape", "w", "cols", "x", "stride", "padding", "has_bias", "out_hw")
+
+    def __init__(self, x_shape, w, cols, x, stride, padding, has_bias, out_hw):
+        self.x_shape, self.w, self.cols, self.x = x_shape, w, cols, x
+        self.stride, self.padding, self.has_bias, self.out_hw = stride, padding, has_bias, out_hw
+
+
+def _pair(v, name: str) -> tuple[int, int]:
+    """Normalise an int or 2-tuple of non-negative ints."""
+    t = (v, v) if isinstance(v, (int, np.integer)) else tuple(v)
+    if len(t) != 2 or any(int(i) != i or i < 0 for i in t):
+        raise ValueError(f"conv2d {name} must be an int or a pair of ints, got {v!r}")
+    return int(t[0]), int(t[1])
+
+
+def _geometry(x: np.ndarray, w: np.ndarray, stride, padding) -> tuple[tuple[int, int], tuple[int, int], int, int]:
+    """Validate conv2d inputs; return (stride, padding, OH, OW)."""
+    if x.ndim != 4 or w.ndim != 4:
+        raise ValueError(f"conv2d needs x (N,C,H,W) and w (O,C,KH,KW), got {x.shape} and {w.shape}")
+    if x.dtype != w.dtype or x.dtype not in (np.float32, np.float64):
+        raise TypeError(f"conv2d needs float32 or float64 x and w of one dtype, got {x.dtype} and {w.dtype}")
+    if x.shape[1] != w.shape[1]:
+        raise ValueError(f"conv2d channel mismatch: x {x.shape} has {x.shape[1]}, w {w.shape} expects {w.shape[1]}")
+    (sh, sw), (ph, pw) = _pair(stride, "stride"), _pair(padding, "padding")
+    if sh < 1 or sw < 1:
+        raise ValueError(f"conv2d stride must be >= 1, got {stride!r}")
+    oh = (x.shape[2] + 2 * ph - w.shape[2]) // sh + 1
+    ow = (x.shape[3] + 2 * pw - w.shape[3]) // sw + 1
+    if oh < 1 or ow < 1:
+        raise ValueError(f"conv2d kernel {w.shape[2:]} larger than padded input {x.shape[2:]} (padding {padding})")
+    return (sh, sw), (ph, pw), oh, ow
+
+
+def _im2col(x: np.ndarray, kh: int, kw: int, stride, padding, oh: int, ow: int) -> np.ndarray:
+    """cols (N, C*KH*KW, OH*OW) of C-contiguous x."""
+    n, c = x.shape[:2]
+    cols = np.empty((n, c * kh * kw, oh * ow), x.dtype)
+    par = n > 1 and cols.size >= PARALLEL_MIN_ELEMS and threads.get_num_threads() > 1
+    fn = _k._im2col_par if par else _k._im2col_ser
+    fn(x, cols, kh, kw, stride[0], stride[1], padding[0], padding[1], oh, ow)
+    return cols
+
+
+def conv2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, stride, padding
+                   ) -> tuple[np.ndarray, ConvCache]:
+    """Cross-correlation like torch.nn.functional.conv2d with zero padding -> (out, cache)."""
+    threads.ensure_policy()
+    stride, padding, oh, ow = _geometry(x, w, stride, padding)
+    if b is not None and (b.shape != (w.shape[0],) or b.dtype != x.dtype):
+        raise ValueError(f"conv2d bias must be {x.dtype} ({w.shape[0]},), got {b.dtype} {b.shape}")
+    x = np.ascontiguousarray(x)
+    w = np.ascontiguousarray(w)
+    n, c = x.shape[:2]
+    o, _, kh, kw = w.shape
+    if DIRECT_C1 and c == 1:
+        out = np.empty((n, o, oh, ow), x.dtype)
+        bias = b if b is not None else np.zeros(0, x.dtype)
+        par = n > 1 and out.size >= PARALLEL_MIN_ELEMS and threads.get_num_threads() > 1
+        (_k._direct_c1_par if par else _k._direct_c1_ser)(x, w, bias, out, *stride, *padding)
+        return out, ConvCache(x.shape, w, None, x, stride, padding, b is not None, (oh, ow))
+    cols = _im2col(x, kh, kw, stride, padding, oh, ow)
+    out = gemm3(w.reshape(1, o, -1), cols, bias=b, bias_mode=0 if b is None else 1)
+    return out.reshape(n, o, oh, ow), ConvCache(x.shape, w, cols, None, stride, padding, b is not None, (oh, ow))
+
+
+def conv2d_backward(gout: np.ndarray, cache: ConvCache, need_x: bool = True
+                    ) -> tuple[np.ndarray | None, np.ndarray, np.ndarray | None]:
+    """Gradients of conv2d_forward -> (gx or None, gw, gb or None)."""
+    threads.ensure_policy()
+    w = cache.w
+    n, c, h, wd = cache.x_shape
+    o, _, kh, kw = w.shape
+    oh, ow = cache.out_hw
+    if gout.shape != (n, o, oh, ow) or gout.dtype != w.dtype:
+        raise ValueError(f"conv2d_backward needs gout {w.dtype} {(n, o, oh, ow)}, got {gout.dtype} {gout.shape}")
+    g3 = np.ascontiguousarray(gout).reshape(n, o, oh * ow)
+    cols = cache.cols
+    if cols is None:
+        cols = _im2col(cache.x, kh, kw, cache.stride, cache.padding, oh, ow)
+    # gW^T = sum_n cols[n] @ gout[n]^T: cols packs as a row-major A (cheap), gout^T is small.
+    gwt = gemm3(cols, g3.transpose(0, 2, 1), reduce=True)
+    gw = np.ascontiguousarray(gwt.T).reshape(w.shape)
+    gb = sum_rows_grouped(g3) if cache.has_bias else None
+    gx = None
+    if need_x:
+        gcols = gemm3(w.reshape(1, o, -1).transpose(0, 2, 1), g3)
+        gx = np.empty(cache.x_shape, w.dtype)
+        par = n > 1 and gcols.size >= PARALLEL_MIN_ELEMS and threads.get_num_threads() > 1
+        (_k._col2im_par if par else _k._col2im_ser)(gcols, gx, kh, kw, *cache.stride, *cache.padding, oh, ow)
+    return gx, gw, gb

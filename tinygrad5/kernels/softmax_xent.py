@@ -1,0 +1,104 @@
+"""Fused softmax + cross-entropy: one kernel per direction, one row of logits at a time.
+
+Forward per row: m = max(z); e = exp(z - m) written straight into probs while summing s;
+probs *= 1/s; loss = log(s) + m - z[label].  Backward: g = (probs - onehot) * gloss[:, None].
+Rows are independent, so large batches spread rows over threads.  Label range checks are the
+caller's job (the op does them before calling).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import prange
+
+from .. import threads
+from ._jit import JIT, njit
+
+# Serial below this many logits: at the MLP's 32 x 36 the whole kernel takes about a microsecond.
+PARALLEL_MIN_ELEMS = 1 << 16
+_FLAGS = {"contract", "afn"}  # 'afn': LLVM may use its faster exp/log expansions
+
+
+@njit(fastmath=_FLAGS, **JIT)
+def _fwd_row(z, labels, loss, probs, i):
+    """Softmax and cross-entropy of row i."""
+    row = z[i]
+    pr = probs[i]
+    m = row[0]
+    for j in range(1, row.shape[0]):
+        if row[j] > m or row[j] != row[j]:
+            m = row[j]
+    s = 0.0
+    for j in range(row.shape[0]):
+        e = math.exp(row[j] - m)
+        pr[j] = e
+        s += e
+    inv = 1.0 / s
+    for j in range(row.shape[0]):
+        pr[j] *= inv
+    loss[i] = math.log(s) + m - row[labels[i]]
+
+
+@njit(parallel=True, **JIT)
+def _fwd_par(z, labels, loss, probs):
+    """Rows spread over threads."""
+    for i in prange(z.shape[0]):
+        _fwd_row(z, labels, loss, probs, i)
+
+
+@njit(**JIT)
+def _fwd_ser(z, labels, loss, probs):
+    """Rows on the calling thread."""
+    for i in range(z.shape[0]):
+        _fwd_row(z, labels, loss, probs, i)
+
+
+@njit(fastmath={"contract"}, **JIT)
+def _bwd(probs, labels, gloss, g):
+    """g = (probs - onehot(labels)) * gloss[:, None]."""
+    for i in range(probs.shape[0]):
+        gi = gloss[i]
+        src = probs[i]
+        dst = g[i]
+        for j in range(src.shape[0]):
+            dst[j] = src[j] * gi
+        dst[labels[i]] -= gi
+
+
+def _check(z: np.ndarray, labels: np.ndarray) -> None:
+    """Shapes and dtypes shared by both directions."""
+    if z.ndim != 2 or z.dtype not in (np.float32, np.float64):
+        raise ValueError(f"softmax_cross_entropy needs float32/float64 (N,C) logits, got {z.dtype} {z.shape}")
+    if labels.shape != (z.shape[0],) or labels.dtype != np.int64:
+        raise ValueError(f"labels must be int64 of shape ({z.shape[0]},), got {labels.dtype} {labels.shape}")
+
+
+def softmax_cross_entropy_forward(logits: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """-> (per-sample loss (N,) = logsumexp(row) - row[label], probs (N, C) = softmax(row))."""
+    threads.ensure_policy()
+    _check(logits, labels)
+    if logits.shape[1] == 0:
+        raise ValueError(f"softmax_cross_entropy needs at least one class, got logits {logits.shape}")
+    z = np.ascontiguousarray(logits)
+    lab = np.ascontiguousarray(labels)
+    loss = np.empty(z.shape[0], z.dtype)
+    probs = np.empty_like(z)
+    if z.shape[0]:
+        par = z.size >= PARALLEL_MIN_ELEMS and z.shape[0] > 1 and threads.get_num_threads() > 1
+        (_fwd_par if par else _fwd_ser)(z, lab, loss, probs)
+    return loss, probs
+
+
+def softmax_cross_entropy_backward(probs: np.ndarray, labels: np.ndarray, gloss: np.ndarray) -> np.ndarray:
+    """d logits = (probs - onehot(labels)) * gloss[:, None]."""
+    threads.ensure_policy()
+    _check(probs, labels)
+    if gloss.shape != (probs.shape[0],):
+        raise ValueError(f"gloss must have shape ({probs.shape[0]},), got {gloss.shape}")
+    p = np.ascontiguousarray(probs)
+    gl = np.ascontiguousarray(gloss, dtype=p.dtype)
+    g = np.empty_like(p)
+    if p.size:
+        _bwd(p, np.ascontiguousarray(labels), gl, g)
+    return g

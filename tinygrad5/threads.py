@@ -1,0 +1,69 @@
+"""tinygrad5's threading policy: numba owns the cores, OpenBLAS runs single-threaded.
+
+Why.  numba's parallel kernels run on an OpenMP pool and numpy's OpenBLAS on its own pthread
+pool; after a call each pool's idle workers keep spinning for a while.  On a 2-core machine, an
+OpenBLAS GEMM followed by a numba parallel kernel then fights the other pool's spinners: measured
+~8 ms per GEMM+kernel pair with default settings against ~0.06 ms for the GEMM alone
+(benchmarks/kernels.py, section "thread switch").  With OpenBLAS limited to one thread the pair
+costs what its parts cost, and numba's kernels (our GEMM included) use every core.
+
+The reverse policy (numba serial, OpenBLAS on all cores) also removes the fight, but it leaves
+im2col, col2im, pooling and our GEMM on one core; see BENCHMARKS_KERNELS.md for both measured.
+
+When.  The policy is applied by `ensure_policy()`, which the numba backend calls on first use;
+importing tinygrad5 changes nothing.  `set_num_threads(n)` re-applies it with n numba threads.
+"""
+from __future__ import annotations
+
+_state: dict[str, object] = {"applied": False, "threads": None, "limiter": None}
+
+
+def max_threads() -> int:
+    """Most threads numba can use in this process (NUMBA_NUM_THREADS, default: all cores)."""
+    import numba  # imported lazily: importing tinygrad5 must stay cheap
+    return int(numba.config.NUMBA_NUM_THREADS)
+
+
+def _limit_blas_to_one() -> None:
+    """Pin every loaded BLAS (OpenBLAS, MKL, BLIS) to one thread, process-wide."""
+    from threadpoolctl import threadpool_limits
+    # Not used as a context manager: the limit stays in force until restore_blas().
+    _state["limiter"] = threadpool_limits(limits=1, user_api="blas")
+
+
+def ensure_policy() -> None:
+    """Apply the policy once (cheap to call before every kernel)."""
+    if not _state["applied"]:
+        import numba
+        set_num_threads(numba.get_num_threads())
+
+
+def set_num_threads(n: int) -> None:
+    """Use n numba threads for tinygrad5's parallel kernels and keep BLAS at one thread."""
+    if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= max_threads():
+        raise ValueError(f"set_num_threads needs an int in [1, {max_threads()}], got {n!r}")
+    import numba
+    numba.set_num_threads(n)
+    if not _state["applied"]:
+        _limit_blas_to_one()
+    _state["applied"] = True
+    _state["threads"] = n
+
+
+def get_num_threads() -> int:
+    """Threads tinygrad5's numba kernels use (numba's setting until the policy is applied)."""
+    n = _state["threads"]
+    if n is None:
+        import numba
+        return numba.get_num_threads()
+    return n
+
+
+def restore_blas() -> None:
+    """Give BLAS back its original thread count (e.g. before handing the process to other code)."""
+    lim = _state["limiter"]
+    if lim is not None:
+        lim.restore_original_limits()
+    _state["limiter"] = None
+    _state["applied"] = False
+    _state["threads"] = None
