@@ -232,6 +232,18 @@ def test_desk_border_and_hard_shadow_edge():
     assert find_letters(blank)[0].shape == (0, 4)
 
 
+def test_dust_does_not_become_characters_or_chains():
+    """Thousands of dark 3×3 specks: none kept, none chained into tall fake strokes."""
+    items = row("AEHKMNTXZ", 60, 100, 100, 6, gap=0.5)
+    page, boxes = photo((600, 1300), items, seed=9)
+    page = page.copy()
+    rng = np.random.default_rng(0)
+    for y, x in zip(rng.integers(0, 597, 3000), rng.integers(0, 1297, 3000)):
+        page[y:y + 3, x:x + 3] = 40
+    found, _ = find_letters(page)
+    assert_matches(found, boxes)
+
+
 @pytest.mark.parametrize("seed", [0, 1])
 def test_blank_pages_give_no_boxes(seed):
     """Shadow, gradient, grid, noise and JPEG alone are not ink."""

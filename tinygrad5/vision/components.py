@@ -68,56 +68,55 @@ class _UnionFind:
             self.parent[max(ra, rb)] = min(ra, rb)
 
 
-def _should_merge(a: np.ndarray, b: np.ndarray, height: float, stroke: float) -> bool:
-    """Whether two piece boxes look like parts of one character (see merge_pieces)."""
+def _merge_mask(a: np.ndarray, b: np.ndarray, height: float, stroke: float) -> np.ndarray:
+    """For piece box `a` and piece boxes `b` (m×4): which look like parts of one character."""
     ha, wa = a[2] - a[0], a[3] - a[1]
-    hb, wb = b[2] - b[0], b[3] - b[1]
-    y1, x1 = min(a[0], b[0]), min(a[1], b[1])
-    y2, x2 = max(a[2], b[2]), max(a[3], b[3])
-    mh, mw = y2 - y1, x2 - x1
-    ov_x = min(a[3], b[3]) - max(a[1], b[1])
-    ov_y = min(a[2], b[2]) - max(a[0], b[0])
+    hb, wb = b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]
+    mh = np.maximum(a[2], b[:, 2]) - np.minimum(a[0], b[:, 0])
+    mw = np.maximum(a[3], b[:, 3]) - np.minimum(a[1], b[:, 1])
+    ov_x = np.minimum(a[3], b[:, 3]) - np.maximum(a[1], b[:, 1])
+    ov_y = np.minimum(a[2], b[:, 2]) - np.maximum(a[0], b[:, 0])
     speck_a = max(ha, wa) < SPECK_FRACTION * height
-    speck_b = max(hb, wb) < SPECK_FRACTION * height
+    speck_b = np.maximum(hb, wb) < SPECK_FRACTION * height
+    if speck_a:
+        # A speck joins only a real piece whose box (grown by a stroke) contains it: a broken
+        # off bit of a stroke, never dust above a letter or the period after a digit.
+        return (
+            ~speck_b
+            & (a[0] >= b[:, 0] - stroke) & (a[2] <= b[:, 2] + stroke)
+            & (a[1] >= b[:, 1] - stroke) & (a[3] <= b[:, 3] + stroke)
+        )
+    inside = (
+        (b[:, 0] >= a[0] - stroke) & (b[:, 2] <= a[2] + stroke)
+        & (b[:, 1] >= a[1] - stroke) & (b[:, 3] <= a[3] + stroke)
+    )
     # Stacked or nested: a T's bar over its stem, an E's loose arms, a piece inside a Q. The
     # merged box must still be one character tall, which keeps separate text lines apart.
-    if ov_x >= 0.5 * min(wa, wb) and -ov_y <= 0.25 * height and mh <= 1.35 * height:
-        if speck_a or speck_b:
-            # A speck joins only when it sits within the other piece's columns (not a period
-            # to the right of a digit).
-            s, o = (a, b) if speck_a else (b, a)
-            return s[1] >= o[1] - stroke and s[3] <= o[3] + stroke
-        return True
-    if speck_a or speck_b:
-        return False
-    # Side by side and nearly touching: a stroke broken by a skip of the pen. Two complete
-    # characters written close together look the same, so only join when one piece is clearly
-    # partial and the result is still shaped like one character.
-    # A gap of at most one stroke width is taken as a skip even between two full-height pieces
-    # (an H whose bar has a hole); "IL" written that tightly is merged too, which is ambiguous.
-    gap = -ov_x
-    partial = min(ha, hb) < 0.75 * height or min(wa, wb) < 0.25 * height
-    return bool(
-        ov_y >= 0.5 * min(ha, hb)
-        and (gap <= max(1.5 * stroke, 0.04 * height) if partial else gap <= stroke)
-        and mw <= 1.1 * max(mh, height)
-    )
+    stacked = (ov_x >= 0.5 * np.minimum(wa, wb)) & (-ov_y <= 0.25 * height) & (mh <= 1.35 * height)
+    # Side by side and nearly touching: a stroke broken by a skip of the pen. When one piece is
+    # clearly partial a gap of 1.5 strokes is allowed; between two full-size pieces (an H with
+    # a hole in its bar) only one stroke, so "IL" written that tightly is merged: ambiguous.
+    partial = (np.minimum(ha, hb) < 0.75 * height) | (np.minimum(wa, wb) < 0.25 * height)
+    limit = np.where(partial, max(1.5 * stroke, 0.04 * height), stroke)
+    side = (ov_y >= 0.5 * np.minimum(ha, hb)) & (-ov_x <= limit) & (mw <= 1.1 * np.maximum(mh, height))
+    return np.where(speck_b, inside, stacked | side)
 
 
 def merge_pieces(boxes: np.ndarray, height: float, stroke: float) -> np.ndarray:
-    """Group indices of pieces that form one character; returns a group id per piece."""
+    """Group pieces that form one character; returns a group id per piece."""
     n = len(boxes)
-    uf = _UnionFind(n)
     if n == 0:
         return np.zeros(0, np.int64)
-    # Only nearby pairs can merge: sort by x and stop once the next box starts too far right.
+    uf = _UnionFind(n)
+    # Only nearby pairs can merge: sort by x and look only as far right as a piece can reach.
     order = np.argsort(boxes[:, 1], kind="stable")
+    starts = boxes[order, 1]
     reach = 0.3 * height + 2 * stroke
-    for ii, i in enumerate(order):
-        for j in order[ii + 1:]:
-            if boxes[j, 1] > boxes[i, 3] + reach:
-                break
-            if _should_merge(boxes[i], boxes[j], height, stroke):
+    for pos, i in enumerate(order):
+        end = int(np.searchsorted(starts, boxes[i, 3] + reach, side="right"))
+        near = order[pos + 1:end]
+        if len(near):
+            for j in near[_merge_mask(boxes[i], boxes[near], height, stroke)]:
                 uf.union(int(i), int(j))
     # Union-find makes merging transitive: bar + stem + loose foot end up as one group.
     return np.array([uf.find(i) for i in range(n)])
