@@ -16,7 +16,7 @@ from tinygrad5.ops import OP_TABLE
 from tests.strategies import arrays, broadcastable_shapes, distinct, shapes
 
 F = tg.ops
-BACKEND_OPS = {"matmul", "conv2d", "max_pool2d", "cross_entropy"}
+BACKEND_OPS = {"matmul", "linear", "conv2d", "max_pool2d", "cross_entropy"}
 
 
 def T(a: np.ndarray) -> tg.Tensor:
@@ -72,6 +72,16 @@ def matmul_case(draw):
     sa, sb = {"1x1": ((k,), (k,)), "1x2": ((k,), (k, m)), "2x1": ((n, k), (k,)), "2x2": ((n, k), (k, m)),
               "batched": ((b, n, k), (b, k, m)), "broadcast": ((b, 1, n, k), (2, k, m))}[kind]
     return F.matmul, [T(draw(arrays(sa))), T(draw(arrays(sb)))], {}
+
+
+@st.composite
+def linear_case(draw):
+    lead = tuple(draw(st.lists(st.integers(1, 3), min_size=1, max_size=2)))
+    din, dout = draw(st.integers(1, 5)), draw(st.integers(1, 5))
+    ins = [T(draw(arrays(lead + (din,)))), T(draw(arrays((dout, din))))]
+    if draw(st.booleans()):
+        ins.append(T(draw(arrays((dout,)))))
+    return F.linear, ins, {}
 
 
 @st.composite
@@ -204,7 +214,7 @@ GRAD_CASES = {
     "neg": unary(F.neg), "exp": unary(F.exp), "log": unary(F.log, 0.3, 3.0),
     "sqrt": unary(F.sqrt, 0.3, 3.0), "abs": unary(F.abs, away_from=0.0),
     "maximum": separated_pair(F.maximum), "minimum": separated_pair(F.minimum),
-    "clip": clip_case(), "where": where_case(), "matmul": matmul_case(),
+    "clip": clip_case(), "where": where_case(), "matmul": matmul_case(), "linear": linear_case(),
     "sum": reduction(F.sum), "mean": reduction(F.mean), "max": reduction(F.max, ties_free=True),
     "min": reduction(F.min, ties_free=True), "var": reduction(F.var, min_count=2),
     **{name: movement(name) for name in

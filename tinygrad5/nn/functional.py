@@ -6,18 +6,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..ops import (abs, add, argmax, broadcast_to, cast, cat, clip, conv2d, cross_entropy, div, eq, exp, expand,
-                   flatten, ge, getitem, gt, le, leaky_relu, log, log_softmax, lt, matmul, max, max_pool2d, maximum,
-                   mean, min, minimum, mse_loss, mul, ne, neg, pad, permute, pow, relu, reshape, sigmoid, softmax,
-                   sqrt, squeeze, stack, sub, sum, tanh, transpose, unsqueeze, var, view, where)
+from ..ops import (abs, add, argmax, broadcast_to, cast, cat, clip, conv2d, cross_entropy, div, eq, exp,
+                   expand, flatten, ge, getitem, gt, le, leaky_relu, linear, log, log_softmax, lt, matmul,
+                   max, max_pool2d, maximum, mean, min, minimum, mse_loss, mul, ne, neg, pad, permute, pow,
+                   relu, reshape, sigmoid, softmax, sqrt, squeeze, stack, sub, sum, tanh, transpose,
+                   unsqueeze, var, view, where)
 from ..random import get_rng
 from ..tensor import Tensor, as_tensor
-
-
-def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
-    """x @ weight.T + bias, with weight of shape (out, in) as in torch."""
-    out = matmul(x, transpose(weight, 0, 1))
-    return out if bias is None else out + bias
 
 
 def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:

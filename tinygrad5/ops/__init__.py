@@ -14,7 +14,7 @@ from .conv import conv2d, max_pool2d
 from .elementwise import (abs, add, cast, clip, div, eq, exp, ge, gt, le, log, lt, maximum, minimum, mul, ne,
                           neg, pow, sqrt, sub, where)
 from .loss import cross_entropy, mse_loss
-from .matmul import matmul
+from .matmul import linear, matmul
 from .movement import (broadcast_to, cat, expand, flatten, getitem, pad, permute, reshape, squeeze, stack,
                        transpose, unsqueeze, view)
 from .reduce import argmax, max, mean, min, sum, var
@@ -27,7 +27,7 @@ class OpInfo(NamedTuple):
 
 OP_TABLE: dict[str, OpInfo] = {name: OpInfo(fn) for name, fn in {
     "add": add, "sub": sub, "mul": mul, "div": div, "pow": pow, "neg": neg,
-    "matmul": matmul, "exp": exp, "log": log, "sqrt": sqrt, "abs": abs,
+    "matmul": matmul, "linear": linear, "exp": exp, "log": log, "sqrt": sqrt, "abs": abs,
     "maximum": maximum, "minimum": minimum, "clip": clip, "where": where,
     "sum": sum, "mean": mean, "max": max, "min": min, "var": var,
     "reshape": reshape, "flatten": flatten, "transpose": transpose, "permute": permute,

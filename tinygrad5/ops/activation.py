@@ -97,13 +97,13 @@ def _one_axis(a: Tensor, axis: int) -> int:
     return _norm_axis(axis, a.ndim)[0]
 
 
-def softmax(a: Tensor, axis: int = -1) -> Tensor:
-    """exp(a) / sum(exp(a)) along axis, max-subtracted so large inputs do not overflow."""
+def softmax(a: Tensor, axis: int = -1, *, dim: int | None = None) -> Tensor:
+    """exp(a) / sum(exp(a)) along axis (or torch's dim), max-subtracted so large inputs do not overflow."""
     a = as_tensor(a)
-    return Softmax.apply(a, axis=_one_axis(a, axis))
+    return Softmax.apply(a, axis=_one_axis(a, axis if dim is None else dim))
 
 
-def log_softmax(a: Tensor, axis: int = -1) -> Tensor:
-    """log(softmax(a)) along axis, computed without forming softmax."""
+def log_softmax(a: Tensor, axis: int = -1, *, dim: int | None = None) -> Tensor:
+    """log(softmax(a)) along axis (or torch's dim), computed without forming softmax."""
     a = as_tensor(a)
-    return LogSoftmax.apply(a, axis=_one_axis(a, axis))
+    return LogSoftmax.apply(a, axis=_one_axis(a, axis if dim is None else dim))

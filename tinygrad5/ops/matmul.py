@@ -44,3 +44,37 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
     if b.ndim == 1:
         out = reshape(out, out.shape[:-1])
     return out
+
+
+class Linear(Function):
+    """x @ w.T + b in one node: the layer every model here runs each batch."""
+
+    def forward(self, x, w, b=None):
+        self.be = _backend.current()
+        self.x2 = x.reshape(-1, x.shape[-1])
+        self.w, self.shape = w, x.shape
+        out = self.be.matmul(self.x2, w.T)
+        if b is not None:
+            out += b
+        return out.reshape(x.shape[:-1] + (w.shape[0],))
+
+    def backward(self, g):
+        g2 = g.reshape(-1, g.shape[-1])
+        px, pw = self.parents[0], self.parents[1]
+        mm = self.be.matmul
+        gx = mm(g2, self.w).reshape(self.shape) if px.requires_grad else None
+        gw = mm(g2.T, self.x2) if pw.requires_grad else None
+        return (gx, gw) if len(self.parents) == 2 else (gx, gw, g2.sum(axis=0))
+
+
+def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """x @ weight.T + bias with weight (out, in), as torch.nn.functional.linear; x may be (..., in)."""
+    x, w = as_tensor(x), as_tensor(weight)
+    if w.ndim != 2 or x.ndim < 1 or x.shape[-1] != w.shape[1]:
+        raise ValueError(f"linear: input {x.shape} does not fit weight {w.shape} (out, in)")
+    if bias is None:
+        return Linear.apply(x, w)
+    b = as_tensor(bias)
+    if b.shape != (w.shape[0],):
+        raise ValueError(f"linear: bias shape {b.shape} should be ({w.shape[0]},)")
+    return Linear.apply(x, w, b)

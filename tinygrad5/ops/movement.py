@@ -26,11 +26,11 @@ class Reshape(Function):
 
 class Permute(Function):
     def forward(self, a, order=()):
-        self.inverse = tuple(np.argsort(order))
+        self.order = order
         return a.transpose(order)
 
     def backward(self, g):
-        return g.transpose(self.inverse)
+        return g.transpose(np.argsort(self.order))
 
 
 class Expand(Function):
