@@ -97,3 +97,26 @@ def test_errors_and_empty():
         crop_letters(np.ones((5, 5, 3)), np.array([[0, 0, 2, 2]]))
     with pytest.raises(ValueError, match=r"K×4"):
         crop_letters(bw, np.array([1, 2, 3, 4]))
+
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+
+
+@pytest.mark.skipif(not (SHARED / "reference" / "letters_photo.jpg").exists(), reason="no shared/")
+def test_reference_photo_crops_look_like_nist():
+    """Crops of the 36 photo characters match the NIST cells' stroke width, fill and ink share."""
+    from tinygrad5.vision import find_letters, read_image
+
+    image = read_image(SHARED / "reference" / "letters_photo.jpg")
+    boxes, bw = find_letters(image)
+    cells = crop_letters(bw, boxes)
+    assert cells.shape == (36, 32, 32)
+    widths = [stroke_width(c < 0.5) for c in cells]
+    assert abs(np.median(widths) - NIST_STROKE) < 0.6
+    fills = []
+    for c in cells:
+        ys, xs = np.nonzero(c < 0.5)
+        fills.append(max(ys.max() - ys.min(), xs.max() - xs.min()) + 1)
+    assert 23 <= np.median(fills) <= 28  # NIST: 25 px median for the longer side
+    # NIST reference cells are about 18 % ink; a thin or bloated stroke would move this a lot.
+    assert 0.12 < np.mean(cells < 0.5) < 0.25

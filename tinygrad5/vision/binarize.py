@@ -24,7 +24,9 @@ def to_grey(image: np.ndarray) -> np.ndarray:
         raise ValueError(f"expected an H×W or H×W×3 image, got shape {a.shape}")
     if a.shape[0] < 8 or a.shape[1] < 8:
         raise ValueError(f"image of shape {a.shape} is too small to hold letters")
-    if a.dtype == np.uint8:
+    if a.dtype == np.bool_:
+        scale = np.float32(1.0)  # True = paper, as in a bw image
+    elif a.dtype == np.uint8:
         scale = np.float32(1 / 255)
     elif a.dtype == np.uint16:
         scale = np.float32(1 / 65535)
