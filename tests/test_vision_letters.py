@@ -315,3 +315,22 @@ def test_read_image_errors_name_the_file(tmp_path):
     (tmp_path / "cut.jpg").write_bytes(buf.getvalue()[:200])
     with pytest.raises(ValueError, match="cut.jpg"):
         read_image(tmp_path / "cut.jpg")
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_generated_pages_read_back(seed):
+    """Pages from tinygrad5.data.pages: every character found, periods dropped, text and spaces."""
+    pages = pytest.importorskip("tinygrad5.data.pages")
+    from tinygrad5.vision.lines import group_lines, page_text
+
+    lines = pages.random_lines(np.random.default_rng(seed))
+    image, truth = pages.make_page(lines, seed=seed)
+    keep = [i for i, c in enumerate(truth.chars) if c != "."]
+    found, _ = find_letters(image)
+    assert_matches(found, list(truth.boxes[keep]))
+    # Label each found box with its true character, then read the page back through group_lines.
+    labels = []
+    for f in found:
+        k = max(keep, key=lambda i: iou(truth.boxes[i], f))
+        labels.append(truth.chars[k])
+    assert page_text(group_lines(found), labels) == "\n".join(s.replace(".", "") for s in lines)

@@ -8,8 +8,8 @@
 A `Line` holds indices into `boxes` sorted left to right and, for each, whether a word space
 comes before it. Spaces come from the line's own gaps (narrow "1"/"I" boxes are widened to half
 a character height first): sorted, the gaps must jump by at least `space_ratio` from the widest
-letter gap to the narrowest word gap, and a word gap must be at least `min_space` character
-heights. When every character is spaced alike (letters as far apart as words, as on a sheet of
+letter gap to the narrowest word gap (the first such jump counts), and a word gap must be at
+least `min_space` character heights. When every character is spaced alike (letters as far apart as words, as on a sheet of
 separate capitals) no gap stands out and no spaces are emitted; that case is genuinely
 ambiguous from geometry alone. A line with a single gap is judged against the page's letter gap.
 """
@@ -128,10 +128,12 @@ def _spaces(
         # Only cuts with a wide enough gap above them are candidates: a big relative jump
         # among small letter gaps (touching letters next to normal ones) is not a word break.
         jumps = np.where(g[1:] >= min_space * h, g[1:] / g[:-1], 0.0)
-        k = int(np.argmax(jumps))
-        if jumps[k] < space_ratio:
+        big = np.flatnonzero(jumps >= space_ratio)
+        if len(big) == 0:
             return (False,) * len(order)
-        cut = float(g[k])
+        # The first big jump separates letter gaps from word gaps; word gaps themselves vary
+        # widely (a dropped period widens one), so later jumps must not move the cut up.
+        cut = float(g[big[0]])
     else:
         # A single gap has nothing in its own line to compare with: use the page's letter gap.
         cut = max(space_ratio * max(page_gap, floor), min_space * h)
