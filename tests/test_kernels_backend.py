@@ -1,0 +1,92 @@
+"""The numba backend's interface and dispatch, and the threading policy (tinygrad5.threads)."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from threadpoolctl import threadpool_info
+
+from tinygrad5 import threads
+from tinygrad5.backends import numba_backend as nb
+
+
+def test_interface_names():
+    assert nb.NAME == "numba"
+    for name in ["matmul", "conv2d_forward", "conv2d_backward", "max_pool2d_forward", "max_pool2d_backward",
+                 "softmax_cross_entropy_forward", "softmax_cross_entropy_backward"]:
+        assert callable(getattr(nb, name))
+
+
+@pytest.mark.parametrize("shape_a,shape_b", [((32, 1024), (1024, 64)), ((32, 64), (64, 36)),
+                                             ((300, 200), (200, 160)), ((4, 96, 100), (100, 64)),
+                                             ((3, 40, 50), (3, 50, 70)), ((5,) * 2, (5, 5))])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_matmul_both_paths_match_numpy(shape_a, shape_b, dtype):
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal(shape_a).astype(dtype)
+    b = rng.standard_normal(shape_b).astype(dtype)
+    tol = 1e-4 if dtype == np.float32 else 1e-10
+    got = nb.matmul(a, b)
+    assert got.dtype == dtype and np.allclose(got, a.astype(np.float64) @ b, rtol=tol, atol=tol * shape_a[-1])
+    got_t = nb.matmul(np.swapaxes(np.swapaxes(a, -1, -2).copy(), -1, -2), b)  # transposed view, as backward passes
+    assert np.allclose(got_t, got, rtol=tol, atol=tol * shape_a[-1])
+
+
+def test_matmul_unusual_dtypes_follow_numpy():
+    a32, b64 = np.ones((3, 4), np.float32), np.ones((4, 2))
+    assert nb.matmul(a32, b64).dtype == np.float64
+    assert nb.matmul(np.ones((2, 2), np.int64), np.ones((2, 2), np.int64)).dtype == np.int64
+
+
+def test_dispatch_rule():
+    if threads.get_num_threads() < 2:
+        pytest.skip("our GEMM is only chosen with more than one thread")
+    assert nb.use_ours(1024, 1024, 1024)
+    assert nb.use_ours(256, 256, 256)
+    assert not nb.use_ours(32, 36, 64)      # tiny: a parallel launch costs more than the product
+    assert not nb.use_ours(25088, 20, 25)   # N = 20 fills 20/32 of the 16-wide tiles
+
+
+def test_softmax_accepts_int32_labels():
+    loss, probs = nb.softmax_cross_entropy_forward(np.zeros((2, 4), np.float32), np.array([1, 3], np.int32))
+    assert np.allclose(loss, np.log(4)) and probs.dtype == np.float32
+    g = nb.softmax_cross_entropy_backward(probs, np.array([1, 3], np.int32), np.ones(2, np.float32))
+    assert np.allclose(g.sum(1), 0, atol=1e-7)
+
+
+def test_policy_limits_blas_after_first_use():
+    nb.matmul(np.ones((2, 2)), np.ones((2, 2)))
+    blas = [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"
+            and "numpy" in p["filepath"]]
+    assert blas and all(t == 1 for t in blas)
+
+
+def test_set_num_threads_validates_and_round_trips():
+    n = threads.get_num_threads()
+    with pytest.raises(ValueError, match="set_num_threads"):
+        threads.set_num_threads(0)
+    with pytest.raises(ValueError, match="set_num_threads"):
+        threads.set_num_threads(threads.max_threads() + 1)
+    threads.set_num_threads(1)
+    try:
+        assert threads.get_num_threads() == 1
+        a = np.random.default_rng(0).standard_normal((300, 300))
+        assert np.allclose(nb.matmul(a, a), a @ a)  # serial paths only
+    finally:
+        threads.set_num_threads(n)
+    assert threads.get_num_threads() == n
+
+
+def test_import_compiles_nothing_and_leaves_blas_alone():
+    code = ("import numba, tinygrad5.backends.numba_backend as nb, tinygrad5.kernels as k\n"
+            "from tinygrad5.kernels import gemm, conv, pool, softmax_xent, reduce\n"
+            "from numba.core.registry import CPUDispatcher\n"
+            "ds = [v for m in (gemm, conv, pool, softmax_xent, reduce) for v in vars(m).values()"
+            " if isinstance(v, CPUDispatcher)]\n"
+            "assert ds and all(not d.signatures for d in ds), [d for d in ds if d.signatures]\n"
+            "from tinygrad5 import threads\n"
+            "assert not threads._state['applied']\n")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr

@@ -1,0 +1,140 @@
+"""conv2d kernels (im2col/col2im + GEMM, direct 1-channel path) against a float64 numpy reference.
+
+Tolerance: relative to the sum of |products| of each output (see test_kernels_gemm): 1e-5 for
+float32 scaled by sqrt(K/64) for long reductions (K = C*KH*KW forward, N*OH*OW for gW), 1e-10 for
+float64.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from tinygrad5.kernels import conv2d_backward, conv2d_forward
+
+
+def _ref_forward(x, w, b, s, p):
+    """Cross-correlation by explicit loops over kernel taps (float64)."""
+    xp = np.pad(x, ((0, 0), (0, 0), (p[0], p[0]), (p[1], p[1])))
+    kh, kw = w.shape[2:]
+    oh = (xp.shape[2] - kh) // s[0] + 1
+    ow = (xp.shape[3] - kw) // s[1] + 1
+    out = np.zeros((x.shape[0], w.shape[0], oh, ow))
+    for ky in range(kh):
+        for kx in range(kw):
+            patch = xp[:, :, ky:ky + s[0] * (oh - 1) + 1:s[0], kx:kx + s[1] * (ow - 1) + 1:s[1]]
+            out += np.einsum("nchw,oc->nohw", patch, w[:, :, ky, kx])
+    return out + (0 if b is None else b[None, :, None, None])
+
+
+def _ref_backward(x, w, g, s, p):
+    """(gx, gw, gb) by the adjoint of _ref_forward, plus their |.| scales for the tolerance."""
+    xp = np.pad(x, ((0, 0), (0, 0), (p[0], p[0]), (p[1], p[1])))
+    oh, ow = g.shape[2:]
+    gw, gws = np.zeros_like(w), np.zeros_like(w)
+    gxp, gxs = np.zeros_like(xp), np.zeros_like(xp)
+    for ky in range(w.shape[2]):
+        for kx in range(w.shape[3]):
+            sl = (slice(None), slice(None), slice(ky, ky + s[0] * (oh - 1) + 1, s[0]),
+                  slice(kx, kx + s[1] * (ow - 1) + 1, s[1]))
+            gw[:, :, ky, kx] = np.einsum("nohw,nchw->oc", g, xp[sl])
+            gws[:, :, ky, kx] = np.einsum("nohw,nchw->oc", np.abs(g), np.abs(xp[sl]))
+            gxp[sl] += np.einsum("nohw,oc->nchw", g, w[:, :, ky, kx])
+            gxs[sl] += np.einsum("nohw,oc->nchw", np.abs(g), np.abs(w[:, :, ky, kx]))
+    crop = (slice(None), slice(None), slice(p[0], p[0] + x.shape[2]), slice(p[1], p[1] + x.shape[3]))
+    return gxp[crop], gxs[crop], gw, gws
+
+
+def _close(got, want, scale, dtype, k):
+    tol = 1e-10 if dtype == np.float64 else 1e-5 * max(1.0, np.sqrt(k / 64))
+    assert got.shape == want.shape and got.dtype == dtype
+    err = np.max(np.abs(got - want) / (scale + 1e-30), initial=0.0)
+    assert err <= tol, f"relative error {err:.3g} > {tol:.3g}"
+
+
+@st.composite
+def conv_cases(draw):
+    n = draw(st.integers(1, 3))
+    c = draw(st.sampled_from([1, 1, 2, 3]))
+    o = draw(st.sampled_from([1, 2, 3, 7]))
+    kh, kw = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    s = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    p = (draw(st.integers(0, 2)), draw(st.integers(0, 2)))
+    h = draw(st.integers(max(1, kh - 2 * p[0]), 9))
+    w = draw(st.integers(max(1, kw - 2 * p[1]), 9))
+    return n, c, h, w, o, kh, kw, s, p
+
+
+@settings(deadline=None)
+@given(case=conv_cases(), dtype=st.sampled_from([np.float32, np.float64]), bias=st.booleans(),
+       need_x=st.booleans(), seed=st.integers(0, 2**31))
+def test_conv2d_matches_reference(case, dtype, bias, need_x, seed):
+    n, c, h, wd, o, kh, kw, s, p = case
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, c, h, wd)).astype(dtype)
+    w = rng.standard_normal((o, c, kh, kw)).astype(dtype)
+    b = rng.standard_normal(o).astype(dtype) if bias else None
+    out, cache = conv2d_forward(x, w, b, s, p)
+    x64, w64 = x.astype(np.float64), w.astype(np.float64)
+    want = _ref_forward(x64, w64, None if b is None else b.astype(np.float64), s, p)
+    scale = _ref_forward(np.abs(x64), np.abs(w64), None if b is None else np.abs(b.astype(np.float64)), s, p)
+    _close(out, want, scale, dtype, c * kh * kw)
+
+    g = rng.standard_normal(out.shape).astype(dtype)
+    gx, gw, gb = conv2d_backward(g, cache, need_x=need_x)
+    gx_r, gx_s, gw_r, gw_s = _ref_backward(x64, w64, g.astype(np.float64), s, p)
+    _close(gw, gw_r, gw_s, dtype, n * out.shape[2] * out.shape[3])
+    if need_x:
+        _close(gx, gx_r, gx_s, dtype, o * kh * kw)
+    else:
+        assert gx is None
+    if bias:
+        _close(gb, g.astype(np.float64).sum((0, 2, 3)), np.abs(g.astype(np.float64)).sum((0, 2, 3)), dtype,
+               g.size // o)
+    else:
+        assert gb is None
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("c,o,hw", [(1, 20, 32), (20, 50, 14)])
+def test_conv2d_lenet_layers_parallel(dtype, c, o, hw):
+    # LeNet-sized layers take the parallel paths (im2col, GEMM tasks, col2im, direct 1-channel).
+    rng = np.random.default_rng(c)
+    x = rng.standard_normal((8, c, hw, hw)).astype(dtype)
+    w = rng.standard_normal((o, c, 5, 5)).astype(dtype)
+    b = rng.standard_normal(o).astype(dtype)
+    out, cache = conv2d_forward(x, w, b, (1, 1), (0, 0))
+    x64, w64 = x.astype(np.float64), w.astype(np.float64)
+    _close(out, _ref_forward(x64, w64, b.astype(np.float64), (1, 1), (0, 0)),
+           _ref_forward(np.abs(x64), np.abs(w64), np.abs(b.astype(np.float64)), (1, 1), (0, 0)), dtype, c * 25)
+    g = rng.standard_normal(out.shape).astype(dtype)
+    gx, gw, gb = conv2d_backward(g, cache)
+    gx_r, gx_s, gw_r, gw_s = _ref_backward(x64, w64, g.astype(np.float64), (1, 1), (0, 0))
+    _close(gw, gw_r, gw_s, dtype, g.size // o)
+    _close(gx, gx_r, gx_s, dtype, o * 25)
+
+
+def test_conv2d_accepts_non_contiguous_input():
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((5, 5, 2, 3)).transpose(2, 3, 0, 1)  # (2, 3, 5, 5) view
+    w = rng.standard_normal((4, 3, 3, 3))
+    out, _ = conv2d_forward(x, w, None, (1, 1), (1, 1))
+    assert np.allclose(out, _ref_forward(x, w, None, (1, 1), (1, 1)), rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("x,w,b,msg", [
+    (np.ones((1, 2, 5, 5)), np.ones((3, 1, 3, 3)), None, "channel"),
+    (np.ones((1, 1, 5, 5), np.float32), np.ones((3, 1, 3, 3)), None, "dtype"),
+    (np.ones((1, 1, 2, 2)), np.ones((3, 1, 3, 3)), None, "larger"),
+    (np.ones((1, 1, 5, 5)), np.ones((3, 1, 3, 3)), np.ones(2), "bias"),
+    (np.ones((1, 5, 5)), np.ones((3, 1, 3, 3)), None, r"\(N,C,H,W\)"),
+])
+def test_conv2d_rejects_bad_input(x, w, b, msg):
+    with pytest.raises((ValueError, TypeError), match=msg):
+        conv2d_forward(x, w, b, (1, 1), (0, 0))
+
+
+def test_conv2d_backward_checks_gout_shape():
+    _, cache = conv2d_forward(np.ones((1, 1, 5, 5)), np.ones((2, 1, 3, 3)), None, (1, 1), (0, 0))
+    with pytest.raises(ValueError, match="gout"):
+        conv2d_backward(np.ones((1, 2, 4, 4)), cache)

@@ -1,0 +1,111 @@
+"""max_pool2d and fused softmax-cross-entropy kernels against plain numpy references."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from tinygrad5.kernels import (max_pool2d_backward, max_pool2d_forward, softmax_cross_entropy_backward,
+                               softmax_cross_entropy_forward)
+
+
+def _ref_pool(x, k, s):
+    """(out, gx-for-ones-style scatter helper): window max and first-argmax flat index per window."""
+    n, c, h, w = x.shape
+    oh, ow = (h - k[0]) // s[0] + 1, (w - k[1]) // s[1] + 1
+    out = np.empty((n, c, oh, ow), x.dtype)
+    arg = np.empty((n, c, oh, ow), np.int64)
+    for i in range(oh):
+        for j in range(ow):
+            win = x[:, :, i * s[0]:i * s[0] + k[0], j * s[1]:j * s[1] + k[1]].reshape(n, c, -1)
+            a = win.argmax(-1)  # numpy: first maximum, a NaN wins
+            out[:, :, i, j] = np.take_along_axis(win, a[..., None], -1)[..., 0]
+            arg[:, :, i, j] = (i * s[0] + a // k[1]) * w + j * s[1] + a % k[1]
+    return out, arg
+
+
+@settings(deadline=None)
+@given(n=st.integers(1, 3), c=st.integers(1, 3), h=st.integers(1, 9), w=st.integers(1, 9),
+       kh=st.integers(1, 3), kw=st.integers(1, 3), sh=st.integers(1, 3), sw=st.integers(1, 3),
+       dtype=st.sampled_from([np.float32, np.float64]), ties=st.booleans(), nan=st.booleans(),
+       seed=st.integers(0, 2**31))
+def test_max_pool2d_matches_numpy(n, c, h, w, kh, kw, sh, sw, dtype, ties, nan, seed):
+    kh, kw = min(kh, h), min(kw, w)
+    rng = np.random.default_rng(seed)
+    x = (rng.integers(0, 3, (n, c, h, w)) if ties else rng.standard_normal((n, c, h, w))).astype(dtype)
+    if nan:
+        x.reshape(-1)[rng.integers(0, x.size)] = np.nan
+    out, cache = max_pool2d_forward(x, (kh, kw), (sh, sw))
+    want, arg = _ref_pool(x, (kh, kw), (sh, sw))
+    assert out.dtype == dtype and np.array_equal(out, want, equal_nan=True)
+    g = rng.standard_normal(out.shape).astype(dtype)
+    gx = max_pool2d_backward(g, cache)
+    gx_r = np.zeros((n * c, h * w))
+    np.add.at(gx_r, (np.arange(n * c)[:, None], arg.reshape(n * c, -1)), g.reshape(n * c, -1))
+    tol = 1e-6 if dtype == np.float32 else 1e-12  # overlapping windows add up to 9 terms
+    assert gx.dtype == dtype and np.allclose(gx, gx_r.reshape(x.shape), rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_max_pool2d_lenet_parallel(dtype):
+    x = np.random.default_rng(1).standard_normal((16, 20, 28, 28)).astype(dtype)
+    out, cache = max_pool2d_forward(x, (2, 2), (2, 2))
+    assert np.array_equal(out, x.reshape(16, 20, 14, 2, 14, 2).max(axis=(3, 5)))
+    gx = max_pool2d_backward(np.ones_like(out), cache)
+    assert gx.sum() == out.size and np.array_equal(gx != 0, x == np.repeat(np.repeat(out, 2, 2), 2, 3))
+
+
+def test_max_pool2d_rejects_bad_input():
+    with pytest.raises(ValueError, match="larger"):
+        max_pool2d_forward(np.ones((1, 1, 2, 2)), (3, 3), (1, 1))
+    with pytest.raises(ValueError, match="N,C,H,W"):
+        max_pool2d_forward(np.ones((2, 2)), (1, 1), (1, 1))
+    _, cache = max_pool2d_forward(np.ones((1, 1, 4, 4)), (2, 2), (2, 2))
+    with pytest.raises(ValueError, match="gout"):
+        max_pool2d_backward(np.ones((1, 1, 3, 3)), cache)
+
+
+def _ref_xent(z, labels):
+    z = z.astype(np.float64)
+    m = z.max(1, keepdims=True)
+    e = np.exp(z - m)
+    s = e.sum(1, keepdims=True)
+    return (np.log(s[:, 0]) + m[:, 0] - z[np.arange(len(z)), labels]), e / s
+
+
+@settings(deadline=None)
+@given(n=st.integers(1, 40), c=st.sampled_from([1, 2, 3, 17, 36, 100]),
+       dtype=st.sampled_from([np.float32, np.float64]), big=st.booleans(), seed=st.integers(0, 2**31))
+def test_softmax_cross_entropy_matches_numpy(n, c, dtype, big, seed):
+    rng = np.random.default_rng(seed)
+    z = (rng.standard_normal((n, c)) * (300 if big else 3)).astype(dtype)  # big: exp would overflow unshifted
+    labels = rng.integers(0, c, n)
+    loss, probs = softmax_cross_entropy_forward(z, labels)
+    loss_r, probs_r = _ref_xent(z, labels)
+    tol = 1e-5 if dtype == np.float32 else 1e-10
+    assert loss.dtype == dtype and probs.dtype == dtype
+    assert np.allclose(loss, loss_r, rtol=tol, atol=tol * np.abs(z).max())
+    assert np.allclose(probs, probs_r, rtol=tol, atol=tol)
+    gloss = rng.standard_normal(n).astype(dtype)
+    g = softmax_cross_entropy_backward(probs, labels, gloss)
+    g_r = (probs.astype(np.float64) - np.eye(c)[labels]) * gloss[:, None]
+    assert g.dtype == dtype and np.allclose(g, g_r, rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_softmax_cross_entropy_parallel_rows(dtype):
+    rng = np.random.default_rng(2)
+    z = rng.standard_normal((2048, 40)).astype(dtype)
+    labels = rng.integers(0, 40, 2048)
+    loss, probs = softmax_cross_entropy_forward(z, labels)
+    loss_r, probs_r = _ref_xent(z, labels)
+    assert np.allclose(loss, loss_r, rtol=1e-5) and np.allclose(probs, probs_r, rtol=1e-5, atol=1e-7)
+
+
+def test_softmax_cross_entropy_nan_propagates_and_checks():
+    loss, probs = softmax_cross_entropy_forward(np.array([[0.0, np.nan], [1.0, 2.0]]), np.array([0, 1]))
+    assert np.isnan(loss[0]) and np.all(np.isnan(probs[0])) and np.isfinite(loss[1])
+    with pytest.raises(ValueError, match="labels"):
+        softmax_cross_entropy_forward(np.zeros((2, 3)), np.array([0, 1, 2]))
+    with pytest.raises(ValueError, match="logits"):
+        softmax_cross_entropy_forward(np.zeros(3), np.array([0, 1, 2]))
