@@ -233,7 +233,7 @@ def test_desk_border_and_hard_shadow_edge():
 
 
 def test_dust_does_not_become_characters_or_chains():
-    """Thousands of dark 3×3 specks: none kept, none chained into tall fake strokes."""
+    """Thousands of dark specks: none kept, none chained into fake strokes, none on a blank page."""
     items = row("AEHKMNTXZ", 60, 100, 100, 6, gap=0.5)
     page, boxes = photo((600, 1300), items, seed=9)
     page = page.copy()
@@ -242,6 +242,11 @@ def test_dust_does_not_become_characters_or_chains():
         page[y:y + 3, x:x + 3] = 40
     found, _ = find_letters(page)
     assert_matches(found, boxes)
+    blank, _ = photo((600, 900), [], seed=3)
+    blank = blank.copy()
+    for y, x in zip(rng.integers(0, 597, 400), rng.integers(0, 897, 400)):
+        blank[y:y + 4, x:x + 4] = 30  # some specks touch and form 10–15 px clumps
+    assert find_letters(blank)[0].shape == (0, 4)
 
 
 @pytest.mark.parametrize("seed", [0, 1])

@@ -30,19 +30,26 @@ def touches_border(boxes: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
 
 
 def typical_height(boxes: np.ndarray, areas: np.ndarray, shape: tuple[int, int], min_side: float) -> float:
-    """A robust character height: the ink-weighted median height of character-like pieces."""
+    """A robust character height: the ink-weighted median height of character-like pieces.
+
+    Returns 0 when no piece is character-like (a page of dust and specks holds no letters).
+    """
     if len(boxes) == 0:
         return 0.0
     h = (boxes[:, 2] - boxes[:, 0]).astype(np.float64)
     w = (boxes[:, 3] - boxes[:, 1]).astype(np.float64)
-    # Character-sized pieces: bigger than a few stroke widths, not a long horizontal line, and
-    # not cut by the image edge (a desk or page edge can outweigh every letter together).
-    ok = (np.maximum(h, w) >= min_side) & (w <= 6 * np.maximum(h, 1))
+    # Character-like pieces: bigger than a few stroke widths, not a long horizontal line, not a
+    # filled blob (clumped dust, a stain; letters are strokes and fill well under 70 % of their
+    # box unless long and thin like a "1"), and not cut by the image edge (a desk or page edge
+    # can outweigh every letter together).
+    fill = areas / np.maximum(h * w, 1)
+    stroke_like = (fill < 0.7) | (np.maximum(h, w) >= 3 * np.minimum(h, w))
+    ok = (np.maximum(h, w) >= min_side) & (w <= 6 * np.maximum(h, 1)) & stroke_like
     inside = ok & ~touches_border(boxes, shape)
     # If everything touches the edge (a close-up), trust only pieces smaller than half the image.
     ok = inside if inside.any() else ok & (h < shape[0] / 2) & (w < shape[1] / 2)
     if not ok.any():
-        return float(np.median(h))
+        return 0.0  # only specks: nothing on the page is shaped like a character
     # Weighting by ink makes specks and fragments count little without any size cut-off.
     order = np.argsort(h[ok])
     hs, wt = h[ok][order], areas[ok][order].astype(np.float64)

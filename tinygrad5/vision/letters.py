@@ -30,6 +30,7 @@ from .components import (
 )
 
 _EIGHT = np.ones((3, 3), bool)
+MIN_CHAR_PX = 24  # smallest character height (full-resolution pixels) that sets the scale
 
 
 def _darkness(grey: np.ndarray, bg: np.ndarray, f_bg: int, factor: int) -> np.ndarray:
@@ -89,7 +90,10 @@ def find_letters(image: np.ndarray, min_contrast: float = 0.15) -> tuple[np.ndar
     stroke = stroke_width(ink)
     # Drop dust far below a stroke's footprint before it can bias the size statistics.
     real = areas >= max(4.0, 0.5 * stroke * stroke)
-    height = typical_height(boxes[real], areas[real], ink.shape, min_side=3 * stroke)
+    # Characters span several stroke widths and, in any photo worth reading, 24+ pixels; below
+    # that a clump of two dust specks could pass for the "typical character" of a blank page.
+    min_side = max(3 * stroke, MIN_CHAR_PX / factor)
+    height = typical_height(boxes[real], areas[real], ink.shape, min_side=min_side)
     if height <= 0:
         return no_ink
     idx = np.flatnonzero(real)
