@@ -100,9 +100,10 @@ def test_small_gaps_below_min_space_are_not_spaces():
 
 
 def test_short_lines_use_the_page_letter_gap():
-    """Lines of one or two characters still get spaces judged against the page."""
-    boxes, chars = layout(["THE QUICK FOX", "A B", "Z"], letter_gap=15, word_gap=100)
-    assert read(boxes, chars) == "THE QUICK FOX\nA B\nZ"
+    """Lines that cannot tell alone (one gap, only word gaps) are judged against the page."""
+    text = ["THE QUICK FOX", "A B", "Z", "Y C 7", "JUMPS"]
+    boxes, chars = layout(text, letter_gap=15, word_gap=100, jitter=0.05)
+    assert read(boxes, chars) == "\n".join(text)
 
 
 def test_line_structure_and_errors():
@@ -131,6 +132,10 @@ _word = st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", min_size=2, max
     seed=st.integers(0, 2**16),
 )
 def test_any_layout_reads_back(text, slope, letter_gap, word_gap, seed):
-    """Random pages (2–6 letter words, gentle slope, jittered sizes and gaps) read back exactly."""
+    """Random pages (2–6 letter words, gentle slope, jittered sizes and gaps) read back exactly.
+
+    Words of one letter are left out on purpose: a page like "0 0" has no letter gap to compare
+    its one gap with, so whether it holds a space is undecidable from geometry.
+    """
     boxes, chars = layout(text, letter_gap=letter_gap, word_gap=word_gap, slope=slope, jitter=0.05, seed=seed)
     assert read(boxes, chars, seed=seed) == "\n".join(text)

@@ -11,7 +11,8 @@ a character height first): sorted, the gaps must jump by at least `space_ratio` 
 letter gap to the narrowest word gap (the first such jump counts), and a word gap must be at
 least `min_space` character heights. When every character is spaced alike (letters as far apart as words, as on a sheet of
 separate capitals) no gap stands out and no spaces are emitted; that case is genuinely
-ambiguous from geometry alone. A line with a single gap is judged against the page's letter gap.
+ambiguous from geometry alone. A line that cannot tell by itself (a single gap, or only word
+gaps as in "A B C") is judged against the letter gap of the page's other lines.
 """
 from __future__ import annotations
 
@@ -110,34 +111,46 @@ def _gaps(sub: np.ndarray, height: float) -> np.ndarray:
     return (cx[1:] - half[1:]) - (cx[:-1] + half[:-1])
 
 
-def _spaces(
-    b: np.ndarray, order: list[int], page_gap: float, space_ratio: float, min_space: float
-) -> tuple[bool, ...]:
-    """Whether each character in a left-to-right line has a word gap before it."""
-    if len(order) < 2:
-        return (False,) * len(order)
-    sub = b[order]
-    h = float(np.median(sub[:, 2] - sub[:, 0]))
-    gaps = _gaps(sub, h)
-    floor = 0.1 * h  # touching or overlapping letters all count as "no gap"
-    if len(gaps) >= 2:
-        # Word gaps must stand apart from letter gaps: find the biggest relative jump in the
-        # sorted gaps and accept it only if it is large, so evenly but loosely spaced writing
-        # (handwriting gaps vary by ±40 %) gets no invented spaces.
-        g = np.sort(np.maximum(gaps, floor))
-        # Only cuts with a wide enough gap above them are candidates: a big relative jump
-        # among small letter gaps (touching letters next to normal ones) is not a word break.
-        jumps = np.where(g[1:] >= min_space * h, g[1:] / g[:-1], 0.0)
-        big = np.flatnonzero(jumps >= space_ratio)
-        if len(big) == 0:
-            return (False,) * len(order)
-        # The first big jump separates letter gaps from word gaps; word gaps themselves vary
-        # widely (a dropped period widens one), so later jumps must not move the cut up.
-        cut = float(g[big[0]])
-    else:
-        # A single gap has nothing in its own line to compare with: use the page's letter gap.
-        cut = max(space_ratio * max(page_gap, floor), min_space * h)
-    return (False,) + tuple(bool(x > cut) for x in gaps)
+def _line_cut(gaps: np.ndarray, h: float, space_ratio: float, min_space: float) -> float | None:
+    """The widest letter gap of a line whose gaps split clearly into letter and word gaps."""
+    if len(gaps) < 2:
+        return None
+    # Word gaps must stand apart from letter gaps: sorted, the gaps must jump by a large factor,
+    # so evenly but loosely spaced writing (handwriting gaps vary by ±40 %) gets no spaces.
+    # Touching or overlapping letters all count as a gap of 0.1 h.
+    g = np.sort(np.maximum(gaps, 0.1 * h))
+    # Only cuts with a wide enough gap above them are candidates: a big relative jump among
+    # small letter gaps (touching letters next to normal ones) is not a word break.
+    jumps = np.where(g[1:] >= min_space * h, g[1:] / g[:-1], 0.0)
+    big = np.flatnonzero(jumps >= space_ratio)
+    # The first big jump separates letter gaps from word gaps; word gaps themselves vary widely
+    # (a dropped period widens one), so later jumps must not move the cut up.
+    return float(g[big[0]]) if len(big) else None
+
+
+def _word_spaces(
+    b: np.ndarray, orders: list[list[int]], space_ratio: float, min_space: float
+) -> list[tuple[bool, ...]]:
+    """For each left-to-right line, whether each character has a word gap before it."""
+    heights = [float(np.median(b[o, 2] - b[o, 0])) for o in orders]
+    gaps = [_gaps(b[o], h) for o, h in zip(orders, heights)]
+    cuts = [_line_cut(g, h, space_ratio, min_space) for g, h in zip(gaps, heights)]
+    # Lines that split clearly tell the page's letter gap; a line that cannot tell on its own
+    # (one gap, or only word gaps as in "A B C") is judged against it. If no line splits, the
+    # page is evenly spaced and only single-gap lines are judged, against its lower quartile.
+    letters = [g[g <= c] for g, c in zip(gaps, cuts) if c is not None]
+    trusted = bool(letters)
+    pooled = np.concatenate(letters if trusted else [g for g in gaps if len(g)] or [np.zeros(1)])
+    page_letter = float(np.median(pooled) if trusted else np.percentile(pooled, 25))
+    out = []
+    for g, h, cut in zip(gaps, heights, cuts):
+        if cut is None and (len(g) < 2 or trusted):
+            cut = max(space_ratio * max(page_letter, 0.1 * h), min_space * h)
+        if cut is None:
+            out.append((False,) * (len(g) + 1))
+        else:
+            out.append((False,) + tuple(bool(x > cut) for x in g))
+    return out
 
 
 def group_lines(
@@ -169,12 +182,8 @@ def group_lines(
 
     tracks.sort(key=key)
     orders = [sorted(t.members, key=lambda i: (cx_all[i], b[i, 1])) for t in tracks]
-    all_gaps = np.concatenate([_gaps(b[o], height) for o in orders if len(o) > 1] or [np.zeros(0)])
-    page_gap = float(np.percentile(all_gaps, 25)) if len(all_gaps) else 0.0
-    return [
-        Line(tuple(int(i) for i in o), _spaces(b, o, page_gap, space_ratio, min_space))
-        for o in orders
-    ]
+    spaces = _word_spaces(b, orders, space_ratio, min_space)
+    return [Line(tuple(int(i) for i in o), sp) for o, sp in zip(orders, spaces)]
 
 
 def line_text(line: Line, chars: Sequence[str]) -> str:
