@@ -3,16 +3,16 @@
     boxes, bw = find_letters(image)
     lines = group_lines(boxes)                # top to bottom
     chars = predict(crop_letters(bw, boxes))  # one string per box, in box order
-    print(page_text(lines, chars))            # "HELLO WORLD\n..."
+    print(page_text(lines, chars))            # one text line per Line
 
 A `Line` holds indices into `boxes` sorted left to right and, for each, whether a word space
 comes before it. Spaces come from the line's own gaps (narrow "1"/"I" boxes are widened to half
 a character height first): sorted, the gaps must jump by at least `space_ratio` from the widest
 letter gap to the narrowest word gap (the first such jump counts), and a word gap must be at
-least `min_space` character heights. When every character is spaced alike (letters as far apart as words, as on a sheet of
-separate capitals) no gap stands out and no spaces are emitted; that case is genuinely
-ambiguous from geometry alone. A line that cannot tell by itself (a single gap, or only word
-gaps as in "A B C") is judged against the letter gap of the page's other lines.
+least `min_space` character heights. When every character is spaced alike (letters as far apart
+as words, as on a sheet of separate capitals) no gap stands out and no spaces are emitted; that
+case is genuinely ambiguous from geometry alone. A line that cannot tell by itself (a single
+gap, or only word gaps as in "A B C") is judged against the letter gap of the page's other lines.
 """
 from __future__ import annotations
 
