@@ -14,7 +14,8 @@ from .ops import (abs, argmax, cat, clip, conv2d, cross_entropy, exp, log, log_s
                   maximum, mean, min, minimum, mse_loss, pad, relu, sigmoid, softmax, sqrt, stack, sum, tanh,
                   var, where)
 from .random import manual_seed
-from .serialization import load, save
+from .serialization import CheckpointError, load, save
+from .threads import get_num_threads, set_num_threads
 from .tensor import Function, Tensor, enable_grad, is_grad_enabled, no_grad
 
 float32, float64, int64 = "float32", "float64", "int64"
