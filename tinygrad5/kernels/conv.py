@@ -4,7 +4,8 @@ Forward   cols[n] (C*KH*KW, OH*OW) = im2col(x[n]);  out[n] = W (O, CKK) @ cols[n
 Backward  gW = sum_n gout[n] @ cols[n]^T, computed as (sum_n cols[n] @ gout[n]^T)^T because packing
           cols row-major is cheap while packing cols^T is a transpose; gb = sum of gout;
           gcols[n] = W^T @ gout[n], then gx = col2im(gcols), a scatter-add (no np.add.at).
-For one input channel a direct kernel skips im2col entirely (see direct_c1_forward).
+A direct kernel for one input channel (no cols buffer) was tried and measured ~3.5x slower than
+im2col + GEMM for LeNet's first layer, so there is none.
 x, w and outputs are C-contiguous (N, C, H, W) arrays; kernels get them as N-d C arrays, which
 keeps each kernel at one compiled signature per dtype.
 """
@@ -13,9 +14,10 @@ from __future__ import annotations
 import numpy as np
 from numba import prange
 
-from ._jit import JIT, FASTMATH, njit
+from ._jit import JIT, njit, stack_tile
 
-_NONNEG = (1 << 47) - 1  # see gemm.py: masked offsets let LLVM drop negative-index wraparound
+_NONNEG = (1 << 47) - 1  # see pack.py: masked offsets let LLVM drop negative-index wraparound
+W16 = 16  # chunk width of the register copies (the stack tile holds MR*NR >= 16 values)
 
 
 @njit(**JIT)
@@ -36,60 +38,88 @@ def _span(o_len, stride, shift, in_len):
 def _im2col_one(x, n, cols, kh, kw, sh, sw, ph, pw, oh, ow):
     """cols[n, (c*kh + ky)*kw + kx, oy*ow + ox] = x[n, c, oy*sh + ky - ph, ox*sw + kx - pw] or 0."""
     c_in, h, w = x.shape[1], x.shape[2], x.shape[3]
-    dst = cols[n]
+    xf = x.reshape(-1)
+    cf = cols.reshape(-1)
+    npix = oh * ow
+    base = n * cols.shape[1] * npix
+    end = base + cols.shape[1] * npix
+    t = stack_tile(cf)
     for c in range(c_in):
-        plane = x[n, c]
+        xc = (n * c_in + c) * h * w
         for ky in range(kh):
             ylo, yhi = _span(oh, sh, ky - ph, h)
             for kx in range(kw):
                 xlo, xhi = _span(ow, sw, kx - pw, w)
-                row = dst[(c * kh + ky) * kw + kx]
+                rowbase = base + ((c * kh + ky) * kw + kx) * npix
                 for oy in range(oh):
-                    o = oy * ow
+                    d = (rowbase + oy * ow) & _NONNEG
                     if oy < ylo or oy >= yhi:
                         for ox in range(ow):
-                            row[o + ox] = 0
+                            cf[d + ox] = 0
                         continue
-                    src = plane[oy * sh + ky - ph]
-                    for ox in range(xlo):
-                        row[o + ox] = 0
-                    s0 = (xlo * sw + kx - pw) & _NONNEG
-                    d0 = (o + xlo) & _NONNEG
+                    cnt = xhi - xlo
+                    s = xc + (oy * sh + ky - ph) * w + xlo * sw + kx - pw
+                    dd = d + xlo
                     if sw == 1:
-                        for i in range(xhi - xlo):
-                            row[d0 + i] = src[s0 + i]
+                        # Copy in 16-wide chunks through registers; the last chunk may run past
+                        # the segment (later segments overwrite that), never past this sample's
+                        # cols (another thread's) nor past x.  Offsets are re-masked at each use
+                        # so LLVM keeps knowing they are >= 0 (else: per-lane gathers/scatters).
+                        while cnt > 0 and dd + W16 <= end and s + W16 <= xf.shape[0]:
+                            so = s & _NONNEG
+                            do = dd & _NONNEG
+                            for i in range(W16):
+                                t[i] = xf[so + i]
+                            for i in range(W16):
+                                cf[do + i] = t[i]
+                            dd += W16
+                            s += W16
+                            cnt -= W16
+                        so = s & _NONNEG
+                        do = dd & _NONNEG
+                        for i in range(max(cnt, 0)):
+                            cf[do + i] = xf[so + i]
                     else:
-                        for i in range(xhi - xlo):
-                            row[d0 + i] = src[s0 + i * sw]
+                        so = s & _NONNEG
+                        do = dd & _NONNEG
+                        for i in range(cnt):
+                            cf[do + i] = xf[so + i * sw]
+                    for ox in range(xlo):  # zeros after the copy: they overwrite any overrun
+                        cf[d + ox] = 0
                     for ox in range(xhi, ow):
-                        row[o + ox] = 0
+                        cf[d + ox] = 0
 
 
 @njit(**JIT)
 def _col2im_one(gcols, n, gx, kh, kw, sh, sw, ph, pw, oh, ow):
     """gx[n] = sum over (c, ky, kx, oy, ox) of gcols[n, row, oy*ow + ox] at its input position."""
     c_in, h, w = gx.shape[1], gx.shape[2], gx.shape[3]
-    src = gcols[n]
+    gf = gx.reshape(-1)
+    cf = gcols.reshape(-1)
+    npix = oh * ow
+    base = n * gcols.shape[1] * npix
+    end = (n + 1) * c_in * h * w
+    for i in range(n * c_in * h * w, end):
+        gf[i] = 0
     for c in range(c_in):
-        plane = gx[n, c]
-        for i in range(h):
-            for j in range(w):
-                plane[i, j] = 0
+        xc = (n * c_in + c) * h * w
         for ky in range(kh):
             ylo, yhi = _span(oh, sh, ky - ph, h)
             for kx in range(kw):
                 xlo, xhi = _span(ow, sw, kx - pw, w)
-                row = src[(c * kh + ky) * kw + kx]
+                rowbase = base + ((c * kh + ky) * kw + kx) * npix
+                cnt = xhi - xlo
                 for oy in range(ylo, yhi):
-                    dst = plane[oy * sh + ky - ph]
-                    d0 = (xlo * sw + kx - pw) & _NONNEG
-                    s0 = (oy * ow + xlo) & _NONNEG
+                    s = (rowbase + oy * ow + xlo) & _NONNEG
+                    d = (xc + (oy * sh + ky - ph) * w + xlo * sw + kx - pw) & _NONNEG
                     if sw == 1:
-                        for i in range(xhi - xlo):
-                            dst[d0 + i] += row[s0 + i]
+                        # A plain loop: 8/4-wide register chunks for LeNet's 10-long runs were
+                        # tried and measured no faster (the per-run overhead dominates).
+                        for i in range(cnt):
+                            gf[d + i] += cf[s + i]
                     else:
-                        for i in range(xhi - xlo):
-                            dst[d0 + i * sw] += row[s0 + i]
+                        for i in range(cnt):
+                            gf[d + i * sw] += cf[s + i]
 
 
 @njit(parallel=True, **JIT)
@@ -118,49 +148,3 @@ def _col2im_ser(gcols, gx, kh, kw, sh, sw, ph, pw, oh, ow):
     """col2im of every sample on the calling thread."""
     for n in range(gx.shape[0]):
         _col2im_one(gcols, n, gx, kh, kw, sh, sw, ph, pw, oh, ow)
-
-
-@njit(fastmath=FASTMATH, **JIT)
-def _direct_c1_one(x, n, w, b, out, sh, sw, ph, pw):
-    """out[n, o] = sum_{ky,kx} w[o, 0, ky, kx] * x[n, 0, shifted] + b[o] for a 1-channel input."""
-    o_ch, kh, kw = w.shape[0], w.shape[2], w.shape[3]
-    h, wd = x.shape[2], x.shape[3]
-    oh, ow = out.shape[2], out.shape[3]
-    plane = x[n, 0]
-    for o in range(o_ch):
-        dst = out[n, o]
-        bo = b[o] if b.shape[0] > 0 else 0.0
-        for oy in range(oh):
-            drow = dst[oy]
-            for ox in range(ow):
-                drow[ox] = bo
-            for ky in range(kh):
-                iy = oy * sh + ky - ph
-                if iy < 0 or iy >= h:
-                    continue
-                src = plane[iy]
-                for kx in range(kw):
-                    xlo, xhi = _span(ow, sw, kx - pw, wd)
-                    wv = w[o, 0, ky, kx]
-                    s0 = (xlo * sw + kx - pw) & _NONNEG
-                    d0 = xlo & _NONNEG
-                    if sw == 1:
-                        for i in range(xhi - xlo):
-                            drow[d0 + i] += wv * src[s0 + i]
-                    else:
-                        for i in range(xhi - xlo):
-                            drow[d0 + i] += wv * src[s0 + i * sw]
-
-
-@njit(parallel=True, **JIT)
-def _direct_c1_par(x, w, b, out, sh, sw, ph, pw):
-    """Direct 1-channel convolution, samples spread over threads."""
-    for n in prange(x.shape[0]):
-        _direct_c1_one(x, n, w, b, out, sh, sw, ph, pw)
-
-
-@njit(**JIT)
-def _direct_c1_ser(x, w, b, out, sh, sw, ph, pw):
-    """Direct 1-channel convolution on the calling thread."""
-    for n in range(x.shape[0]):
-        _direct_c1_one(x, n, w, b, out, sh, sw, ph, pw)

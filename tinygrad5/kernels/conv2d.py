@@ -1,4 +1,4 @@
-"""conv2d forward/backward on numpy arrays: im2col kernels + our GEMM, or a direct 1-channel kernel."""
+"""conv2d forward/backward on numpy arrays: im2col kernels + our GEMM."""
 from __future__ import annotations
 
 import numpy as np
@@ -10,18 +10,15 @@ from .reduce import sum_rows_grouped
 
 # Parallel launch only when the im2col/col2im work is big enough to pay for waking the workers.
 PARALLEL_MIN_ELEMS = 1 << 15
-# Direct 1-input-channel kernel vs im2col+GEMM: the direct kernel wins for C == 1 (no cols buffer,
-# no packing).  Backward still builds cols, as a GEMM for gW beats a direct correlation.
-DIRECT_C1 = True
 
 
 class ConvCache:
-    """What conv2d_backward needs: the input shape, weights, im2col buffer (or input), geometry."""
+    """What conv2d_backward needs: the input shape, weights, im2col buffer, geometry."""
 
-    __slots__ = ("x_shape", "w", "cols", "x", "stride", "padding", "has_bias", "out_hw")
+    __slots__ = ("x_shape", "w", "cols", "stride", "padding", "has_bias", "out_hw")
 
-    def __init__(self, x_shape, w, cols, x, stride, padding, has_bias, out_hw):
-        self.x_shape, self.w, self.cols, self.x = x_shape, w, cols, x
+    def __init__(self, x_shape, w, cols, stride, padding, has_bias, out_hw):
+        self.x_shape, self.w, self.cols = x_shape, w, cols
         self.stride, self.padding, self.has_bias, self.out_hw = stride, padding, has_bias, out_hw
 
 
@@ -72,15 +69,9 @@ def conv2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, stride, p
     w = np.ascontiguousarray(w)
     n, c = x.shape[:2]
     o, _, kh, kw = w.shape
-    if DIRECT_C1 and c == 1:
-        out = np.empty((n, o, oh, ow), x.dtype)
-        bias = b if b is not None else np.zeros(0, x.dtype)
-        par = n > 1 and out.size >= PARALLEL_MIN_ELEMS and threads.get_num_threads() > 1
-        (_k._direct_c1_par if par else _k._direct_c1_ser)(x, w, bias, out, *stride, *padding)
-        return out, ConvCache(x.shape, w, None, x, stride, padding, b is not None, (oh, ow))
     cols = _im2col(x, kh, kw, stride, padding, oh, ow)
     out = gemm3(w.reshape(1, o, -1), cols, bias=b, bias_mode=0 if b is None else 1)
-    return out.reshape(n, o, oh, ow), ConvCache(x.shape, w, cols, None, stride, padding, b is not None, (oh, ow))
+    return out.reshape(n, o, oh, ow), ConvCache(x.shape, w, cols, stride, padding, b is not None, (oh, ow))
 
 
 def conv2d_backward(gout: np.ndarray, cache: ConvCache, need_x: bool = True
@@ -95,8 +86,6 @@ def conv2d_backward(gout: np.ndarray, cache: ConvCache, need_x: bool = True
         raise ValueError(f"conv2d_backward needs gout {w.dtype} {(n, o, oh, ow)}, got {gout.dtype} {gout.shape}")
     g3 = np.ascontiguousarray(gout).reshape(n, o, oh * ow)
     cols = cache.cols
-    if cols is None:
-        cols = _im2col(cache.x, kh, kw, cache.stride, cache.padding, oh, ow)
     # gW^T = sum_n cols[n] @ gout[n]^T: cols packs as a row-major A (cheap), gout^T is small.
     gwt = gemm3(cols, g3.transpose(0, 2, 1), reduce=True)
     gw = np.ascontiguousarray(gwt.T).reshape(w.shape)

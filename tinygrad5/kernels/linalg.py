@@ -16,7 +16,6 @@ from . import gemm as _g
 # stays in L1 while an MC x KC block of A streams from L2.
 KC = 256
 MC = 72
-NC_MAX = 1024
 
 # Below this many multiply-adds a parallel launch (waking the OpenMP workers) costs more than the
 # second core saves, so the GEMM runs on the calling thread.  Measured: see BENCHMARKS_KERNELS.md.
@@ -44,21 +43,19 @@ def _plan(tasks_b: int, m: int, n: int, macs: int, parallel: bool | None) -> tup
     nthr = threads.get_num_threads()
     par = macs >= PARALLEL_MIN_MACS if parallel is None else parallel
     par = par and nthr > 1
-    mt = m
-    nc = min(-(-n // NR) * NR, NC_MAX)
+    mt, nt = -(-m // MR) * MR, -(-n // NR) * NR
     if par:
-        # Aim for >= 2 tasks per thread so uneven edge tiles even out; split M or N in halves.
-        want = 2 * nthr
-        while tasks_b * (-(-m // mt)) * (-(-n // nc)) < want:
-            if mt >= 2 * MC and mt >= nc:
+        # Aim for >= 2 tasks per thread so uneven edge tiles even out: halve the longer of M, N.
+        while tasks_b * (-(-m // mt)) * (-(-n // nt)) < 2 * nthr:
+            if mt >= nt and mt >= 2 * MR:
                 mt = -(-(mt // 2) // MR) * MR
-            elif nc >= 2 * NR:
-                nc = -(-(nc // 2) // NR) * NR
+            elif nt >= 2 * NR:
+                nt = -(-(nt // 2) // NR) * NR
             elif mt >= 2 * MR:
                 mt = -(-(mt // 2) // MR) * MR
             else:
                 break
-    return par, mt, nc
+    return par, mt, nt
 
 
 def _run(a: np.ndarray, b: np.ndarray, out: np.ndarray, nb: int, m: int, n: int, k: int,
@@ -73,15 +70,12 @@ def _run(a: np.ndarray, b: np.ndarray, out: np.ndarray, nb: int, m: int, n: int,
         return
     abuf, (sab, sam, sak) = _flat(a)
     bbuf, (sbb, sbk, sbn) = _flat(b)
-    if a.shape[0] == 1:
-        sab = 0
-    if b.shape[0] == 1:
-        sbb = 0
+    na, nbb = a.shape[0], b.shape[0]
     biasv = _ZERO[out.dtype] if bias_mode == 0 else np.ascontiguousarray(bias, dtype=out.dtype)
-    par, mt, nc = _plan(1 if reduce else nb, m, n, nb * m * n * k, parallel)
-    fn = _g._gemm_parallel if par else _g._gemm_serial
-    fn(abuf, 0, sab, sam, sak, bbuf, 0, sbb, sbk, sbn, out.reshape(-1), m * n, n,
-       nb, m, n, k, reduce, mt, nc, MC, KC, biasv, bias_mode)
+    par, mt, nt = _plan(1 if reduce else nb, m, n, nb * m * n * k, parallel)
+    fn = _g.gemm_parallel if par else _g.gemm_serial
+    fn(abuf, sab if na > 1 else 0, sam, sak, na, bbuf, sbb if nbb > 1 else 0, sbk, sbn, nbb,
+       out.reshape(-1), nb, m, n, k, reduce, mt, nt, MC, KC, biasv, bias_mode)
 
 
 def gemm3(a: np.ndarray, b: np.ndarray, *, reduce: bool = False, bias: np.ndarray | None = None,
