@@ -13,38 +13,56 @@ from .. import threads
 from ._jit import JIT, njit
 
 PARALLEL_MIN_ELEMS = 1 << 15
+_NONNEG = (1 << 47) - 1  # see pack.py: masked offsets let LLVM drop negative-index wraparound
 
 
 @njit(**JIT)
 def _fwd_plane(x, n, c, out, idx, kh, kw, sh, sw):
-    """Pool one (H, W) plane."""
-    plane = x[n, c]
+    """Pool one (H, W) plane.
+
+    Window taps are visited in row-major order and a tap replaces the running maximum only if it
+    is strictly greater, or is the first NaN: numpy.argmax's rule.  The conditions use & and |
+    (no short-circuit) so LLVM can turn them into vector selects.
+    """
     w = x.shape[3]
-    orow_all = out[n, c]
-    irow_all = idx[n, c]
+    xf = x[n, c].reshape(-1)
     oh, ow = out.shape[2], out.shape[3]
+    of = out[n, c].reshape(-1)
+    jf = idx[n, c].reshape(-1)
+    if kh == 2 and kw == 2 and sh == 2 and sw == 2:  # LeNet's pools: one row pair at a time
+        for oy in range(oh):
+            r0 = (2 * oy * w) & _NONNEG
+            r1 = (r0 + w) & _NONNEG
+            ob = (oy * ow) & _NONNEG
+            for ox in range(ow):
+                b = xf[r0 + 2 * ox]
+                bi = r0 + 2 * ox
+                v = xf[r0 + 2 * ox + 1]
+                t = (v > b) | ((v != v) & (b == b))
+                b = v if t else b
+                bi = r0 + 2 * ox + 1 if t else bi
+                v = xf[r1 + 2 * ox]
+                t = (v > b) | ((v != v) & (b == b))
+                b = v if t else b
+                bi = r1 + 2 * ox if t else bi
+                v = xf[r1 + 2 * ox + 1]
+                t = (v > b) | ((v != v) & (b == b))
+                of[ob + ox] = v if t else b
+                jf[ob + ox] = r1 + 2 * ox + 1 if t else bi
+        return
     for oy in range(oh):
-        orow = orow_all[oy]
-        irow = irow_all[oy]
-        y0 = oy * sh
         for ox in range(ow):
-            x0 = ox * sw
-            best = plane[y0, x0]
-            bi = y0 * w + x0
-            if best == best:  # not NaN: look for a larger value or the first NaN
-                for ky in range(kh):
-                    row = plane[y0 + ky]
-                    for kx in range(kw):
-                        v = row[x0 + kx]
-                        if v > best or v != v:
-                            best = v
-                            bi = (y0 + ky) * w + x0 + kx
-                            if v != v:
-                                break
-                    if best != best:
-                        break
-            orow[ox] = best
-            irow[ox] = bi
+            base = (oy * sh * w + ox * sw) & _NONNEG
+            b = xf[base]
+            bi = base
+            for ky in range(kh):
+                for kx in range(kw):
+                    v = xf[base + ky * w + kx]
+                    t = (v > b) | ((v != v) & (b == b))
+                    b = v if t else b
+                    bi = base + ky * w + kx if t else bi
+            of[oy * ow + ox] = b
+            jf[oy * ow + ox] = bi
 
 
 @njit(parallel=True, **JIT)
