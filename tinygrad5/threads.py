@@ -12,6 +12,8 @@ im2col, col2im, pooling and our GEMM on one core; see BENCHMARKS_KERNELS.md for 
 
 When.  The policy is applied by `ensure_policy()`, which the numba backend calls on first use;
 importing tinygrad5 changes nothing.  `set_num_threads(n)` re-applies it with n numba threads.
+The same first use also tunes glibc's malloc to keep freed multi-MB buffers for reuse
+(tinygrad5.kernels.memory): page faults on these VMs cost ~5 us per page and doubled a LeNet step.
 """
 from __future__ import annotations
 
@@ -35,6 +37,9 @@ def ensure_policy() -> None:
     """Apply the policy once (cheap to call before every kernel)."""
     if not _state["applied"]:
         import numba
+
+        from .kernels.memory import tune_malloc
+        tune_malloc()
         set_num_threads(numba.get_num_threads())
 
 

@@ -36,13 +36,12 @@ def _span(o_len, stride, shift, in_len):
 
 @njit(**JIT)
 def _im2col_one(x, n, cols, kh, kw, sh, sw, ph, pw, oh, ow):
-    """cols[n, (c*kh + ky)*kw + kx, oy*ow + ox] = x[n, c, oy*sh + ky - ph, ox*sw + kx - pw] or 0."""
+    """cols[(c*kh + ky)*kw + kx, n*OH*OW + oy*ow + ox] = x[n, c, oy*sh + ky - ph, ox*sw + kx - pw] or 0."""
     c_in, h, w = x.shape[1], x.shape[2], x.shape[3]
     xf = x.reshape(-1)
     cf = cols.reshape(-1)
     npix = oh * ow
-    base = n * cols.shape[1] * npix
-    end = base + cols.shape[1] * npix
+    pitch = cols.shape[1]  # N*OH*OW: sample n owns columns [n*npix, (n+1)*npix) of every row
     t = stack_tile(cf)
     for c in range(c_in):
         xc = (n * c_in + c) * h * w
@@ -50,7 +49,8 @@ def _im2col_one(x, n, cols, kh, kw, sh, sw, ph, pw, oh, ow):
             ylo, yhi = _span(oh, sh, ky - ph, h)
             for kx in range(kw):
                 xlo, xhi = _span(ow, sw, kx - pw, w)
-                rowbase = base + ((c * kh + ky) * kw + kx) * npix
+                rowbase = ((c * kh + ky) * kw + kx) * pitch + n * npix
+                end = rowbase + npix
                 for oy in range(oh):
                     d = (rowbase + oy * ow) & _NONNEG
                     if oy < ylo or oy >= yhi:
@@ -63,7 +63,7 @@ def _im2col_one(x, n, cols, kh, kw, sh, sw, ph, pw, oh, ow):
                     if sw == 1:
                         # Copy in 16-wide chunks through registers; the last chunk may run past
                         # the segment (later segments overwrite that), never past this sample's
-                        # cols (another thread's) nor past x.  Offsets are re-masked at each use
+                        # part of the row (another thread's) nor past x.  Offsets are re-masked at each use
                         # so LLVM keeps knowing they are >= 0 (else: per-lane gathers/scatters).
                         while cnt > 0 and dd + W16 <= end and s + W16 <= xf.shape[0]:
                             so = s & _NONNEG
@@ -92,12 +92,12 @@ def _im2col_one(x, n, cols, kh, kw, sh, sw, ph, pw, oh, ow):
 
 @njit(**JIT)
 def _col2im_one(gcols, n, gx, kh, kw, sh, sw, ph, pw, oh, ow):
-    """gx[n] = sum over (c, ky, kx, oy, ox) of gcols[n, row, oy*ow + ox] at its input position."""
+    """gx[n] = sum over (c, ky, kx, oy, ox) of gcols[row, n*OH*OW + oy*ow + ox] at its input position."""
     c_in, h, w = gx.shape[1], gx.shape[2], gx.shape[3]
     gf = gx.reshape(-1)
     cf = gcols.reshape(-1)
     npix = oh * ow
-    base = n * gcols.shape[1] * npix
+    pitch = gcols.shape[1]
     end = (n + 1) * c_in * h * w
     for i in range(n * c_in * h * w, end):
         gf[i] = 0
@@ -107,7 +107,7 @@ def _col2im_one(gcols, n, gx, kh, kw, sh, sw, ph, pw, oh, ow):
             ylo, yhi = _span(oh, sh, ky - ph, h)
             for kx in range(kw):
                 xlo, xhi = _span(ow, sw, kx - pw, w)
-                rowbase = base + ((c * kh + ky) * kw + kx) * npix
+                rowbase = ((c * kh + ky) * kw + kx) * pitch + n * npix
                 cnt = xhi - xlo
                 for oy in range(ylo, yhi):
                     s = (rowbase + oy * ow + xlo) & _NONNEG

@@ -22,8 +22,12 @@ from .pack import _NONNEG, pack_item
 
 
 @njit(fastmath=FASTMATH, **JIT)
-def _macro(kc, ap, a0, mc, bp, b0, nr, cbuf, c0, ldc, first, bias, bias_mode, brow, bcol):
-    """C rows [0, mc) x cols [0, nr) at cbuf[c0] (+)= packed A panels at ap[a0] . one B panel at bp[b0]."""
+def _macro(kc, ap, a0, mc, bp, b0, nr, cbuf, c0, ldc, jmod, cpb, cbs, first, bias, bias_mode, brow, bcol):
+    """C rows [0, mc) x cols [0, nr) at cbuf[c0] (+)= packed A panels at ap[a0] . one B panel at bp[b0].
+
+    C(i, j) lives at i*ldc + (j // cpb)*cbs + j % cpb (column blocks: see _task); jmod is the
+    tile's first column modulo cpb.
+    """
     # Slices make every index below provably >= 0, so numba's negative-index wraparound folds away.
     bpan = bp[b0:b0 + kc * NR]
     acc = stack_tile(cbuf)
@@ -53,7 +57,7 @@ def _macro(kc, ap, a0, mc, bp, b0, nr, cbuf, c0, ldc, first, bias, bias_mode, br
         ct = c0 + ir * MR * ldc
         # acc must only be indexed by constants (after unrolling) or LLVM cannot keep it in
         # registers; edge tiles therefore go through a second stack tile with runtime bounds.
-        if mr == MR and nr == NR:
+        if mr == MR and nr == NR and jmod + NR <= cpb:
             for r in range(MR):
                 o = (ct + r * ldc) & _NONNEG  # a mask, not a slice: slicing six rows per tile cost ~10%
                 if not first:
@@ -74,30 +78,34 @@ def _macro(kc, ap, a0, mc, bp, b0, nr, cbuf, c0, ldc, first, bias, bias_mode, br
             tmp = stack_tile(cbuf)
             for t in range(MR * NR):
                 tmp[t] = acc[t]
-            _edge(tmp, cbuf, ct, ldc, mr, nr, first, bias, bias_mode, brow + ir * MR, bcol)
+            _edge(tmp, cbuf, ct, ldc, jmod, cpb, cbs, mr, nr, first, bias, bias_mode, brow + ir * MR, bcol)
 
 
 @njit(**JIT)
-def _edge(tmp, cbuf, c0, ldc, mr, nr, first, bias, bias_mode, brow, bcol):
-    """Write the valid mr x nr corner of a register tile (edge of C)."""
+def _edge(tmp, cbuf, c0, ldc, jmod, cpb, cbs, mr, nr, first, bias, bias_mode, brow, bcol):
+    """Write the valid mr x nr corner of a register tile (edge of C, or a tile across column blocks)."""
     for r in range(mr):
-        o = (c0 + r * ldc) & _NONNEG
-        bo = bcol & _NONNEG
         for j in range(nr):
+            q = jmod + j
+            o = (c0 - jmod + r * ldc + (q // cpb) * cbs + q % cpb) & _NONNEG
             v = tmp[r * NR + j]
             if not first:
-                cbuf[o + j] += v
+                cbuf[o] += v
             elif bias_mode == 0:
-                cbuf[o + j] = v
+                cbuf[o] = v
             elif bias_mode == 1:
-                cbuf[o + j] = v + bias[brow + r]
+                cbuf[o] = v + bias[brow + r]
             else:
-                cbuf[o + j] = v + bias[bo + j]
+                cbuf[o] = v + bias[(bcol + j) & _NONNEG]
 
 
 @njit(**JIT)
-def _task(t, ap, bp, na, nb_b, cbuf, nb, m, n, k, reduce, mt, nt, mcb, kcb, bias, bias_mode):
-    """Task t: batch b (every batch if reduce), rows [i0, i0+mt), columns [j0, j0+nt) of C."""
+def _task(t, ap, bp, na, nb_b, cbuf, csb, ldc, cpb, cbs, nb, m, n, k, reduce, mt, nt, mcb, kcb, bias, bias_mode):
+    """Task t: batch b (every batch if reduce), rows [i0, i0+mt), columns [j0, j0+nt) of C.
+
+    C[b](i, j) is at cbuf[b*csb + i*ldc + (j // cpb)*cbs + j % cpb]: a plain row-major C has
+    ldc = cpb = N; conv forward maps column j = n*P + p of W @ cols straight to out[n, o, p].
+    """
     ntm = (m + mt - 1) // mt
     ntn = (n + nt - 1) // nt
     tb = t // (ntm * ntn)
@@ -113,7 +121,7 @@ def _task(t, ap, bp, na, nb_b, cbuf, nb, m, n, k, reduce, mt, nt, mcb, kcb, bias
     for b in range(b_lo, b_hi):
         abase = (b if na > 1 else 0) * mpad * k
         bbase = (b if nb_b > 1 else 0) * npad * k
-        cb = 0 if reduce else b * m * n
+        cb = 0 if reduce else b * csb
         for pc in range(0, k, kcb):
             kc = min(kcb, k - pc)
             first = pc == 0 and b == b_lo
@@ -121,8 +129,10 @@ def _task(t, ap, bp, na, nb_b, cbuf, nb, m, n, k, reduce, mt, nt, mcb, kcb, bias
                 mc = min(mcb, i1 - ic)
                 a0 = abase + pc * mpad + (ic // MR) * kc * MR
                 for jc in range(j0, j1, NR):
+                    jm = jc % cpb
                     _macro(kc, ap, a0, mc, bp, bbase + pc * npad + (jc // NR) * kc * NR, min(NR, n - jc),
-                           cbuf, cb + ic * n + jc, n, first, bias, bias_mode, ic, jc)
+                           cbuf, cb + ic * ldc + (jc // cpb) * cbs + jm, ldc, jm, cpb, cbs,
+                           first, bias, bias_mode, ic, jc)
 
 
 @njit(**JIT)
@@ -134,7 +144,7 @@ def _alloc(abuf, na, nb_b, m, n, k):
 
 
 @njit(**JIT)
-def gemm_serial(abuf, sab, sam, sak, na, bbuf, sbb, sbk, sbn, nb_b, cbuf,
+def gemm_serial(abuf, sab, sam, sak, na, bbuf, sbb, sbk, sbn, nb_b, cbuf, csb, ldc, cpb, cbs,
                 nb, m, n, k, reduce, mt, nt, mcb, kcb, bias, bias_mode):
     """Pack, then run every task, on the calling thread (small problems)."""
     ap, bp = _alloc(abuf, na, nb_b, m, n, k)
@@ -143,11 +153,11 @@ def gemm_serial(abuf, sab, sam, sak, na, bbuf, sbb, sbk, sbn, nb_b, cbuf,
         pack_item(i, abuf, sab, sam, sak, na, m, bbuf, sbb, sbk, sbn, nb_b, n, k, kcb, ap, bp)
     ntask = (1 if reduce else nb) * ((m + mt - 1) // mt) * ((n + nt - 1) // nt)
     for t in range(ntask):
-        _task(t, ap, bp, na, nb_b, cbuf, nb, m, n, k, reduce, mt, nt, mcb, kcb, bias, bias_mode)
+        _task(t, ap, bp, na, nb_b, cbuf, csb, ldc, cpb, cbs, nb, m, n, k, reduce, mt, nt, mcb, kcb, bias, bias_mode)
 
 
 @njit(parallel=True, **JIT)
-def gemm_parallel(abuf, sab, sam, sak, na, bbuf, sbb, sbk, sbn, nb_b, cbuf,
+def gemm_parallel(abuf, sab, sam, sak, na, bbuf, sbb, sbk, sbn, nb_b, cbuf, csb, ldc, cpb, cbs,
                   nb, m, n, k, reduce, mt, nt, mcb, kcb, bias, bias_mode):
     """Pack panels over threads, then run the tasks over threads (they write disjoint tiles of C)."""
     ap, bp = _alloc(abuf, na, nb_b, m, n, k)
@@ -156,4 +166,4 @@ def gemm_parallel(abuf, sab, sam, sak, na, bbuf, sbb, sbk, sbn, nb_b, cbuf,
         pack_item(i, abuf, sab, sam, sak, na, m, bbuf, sbb, sbk, sbn, nb_b, n, k, kcb, ap, bp)
     ntask = (1 if reduce else nb) * ((m + mt - 1) // mt) * ((n + nt - 1) // nt)
     for t in prange(ntask):
-        _task(t, ap, bp, na, nb_b, cbuf, nb, m, n, k, reduce, mt, nt, mcb, kcb, bias, bias_mode)
+        _task(t, ap, bp, na, nb_b, cbuf, csb, ldc, cpb, cbs, nb, m, n, k, reduce, mt, nt, mcb, kcb, bias, bias_mode)

@@ -59,8 +59,12 @@ def _plan(tasks_b: int, m: int, n: int, macs: int, parallel: bool | None) -> tup
 
 
 def _run(a: np.ndarray, b: np.ndarray, out: np.ndarray, nb: int, m: int, n: int, k: int,
-         reduce: bool, bias: np.ndarray | None, bias_mode: int, parallel: bool | None) -> None:
-    """Launch the kernel on 3-D a (nb|1, M, K), b (nb|1, K, N) into C-contiguous out."""
+         reduce: bool, bias: np.ndarray | None, bias_mode: int, parallel: bool | None,
+         out_map: tuple[int, int, int] | None = None) -> None:
+    """Launch the kernel on 3-D a (nb|1, M, K), b (nb|1, K, N) into C-contiguous out.
+
+    out_map (ldc, cpb, cbs) places C(i, j) at i*ldc + (j // cpb)*cbs + j % cpb (default: row-major).
+    """
     if k == 0:
         out[...] = 0
         if bias_mode == 1:
@@ -74,16 +78,20 @@ def _run(a: np.ndarray, b: np.ndarray, out: np.ndarray, nb: int, m: int, n: int,
     biasv = _ZERO[out.dtype] if bias_mode == 0 else np.ascontiguousarray(bias, dtype=out.dtype)
     par, mt, nt = _plan(1 if reduce else nb, m, n, nb * m * n * k, parallel)
     fn = _g.gemm_parallel if par else _g.gemm_serial
+    ldc, cpb, cbs = out_map if out_map is not None else (n, n, 0)
     fn(abuf, sab if na > 1 else 0, sam, sak, na, bbuf, sbb if nbb > 1 else 0, sbk, sbn, nbb,
-       out.reshape(-1), nb, m, n, k, reduce, mt, nt, MC, KC, biasv, bias_mode)
+       out.reshape(-1), m * n, ldc, cpb, cbs, nb, m, n, k, reduce, mt, nt, MC, KC, biasv, bias_mode)
 
 
 def gemm3(a: np.ndarray, b: np.ndarray, *, reduce: bool = False, bias: np.ndarray | None = None,
-          bias_mode: int = 0, out: np.ndarray | None = None, parallel: bool | None = None) -> np.ndarray:
+          bias_mode: int = 0, out: np.ndarray | None = None, parallel: bool | None = None,
+          col_blocks: int = 0) -> np.ndarray:
     """Batched GEMM on 3-D operands a (nb|1, M, K), b (nb|1, K, N) of any strides.
 
     Returns c (nb, M, N), or (M, N) summed over the batch when reduce=True.  bias_mode 1 adds
     bias[M] to every row i, 2 adds bias[N] to every column j.  out, if given, must be C-contiguous.
+    col_blocks = P > 0 (nb = 1, N = G*P) returns c of shape (G, M, P) with c[g, i, p] = C[i, g*P + p]:
+    conv forward's W @ cols written straight in (N, O, OH*OW) order.
     """
     if a.dtype != b.dtype or a.dtype not in _ZERO:
         raise TypeError(f"gemm3 needs two float32 or two float64 arrays, got {a.dtype} and {b.dtype}")
@@ -94,6 +102,12 @@ def gemm3(a: np.ndarray, b: np.ndarray, *, reduce: bool = False, bias: np.ndarra
         raise ValueError(f"gemm3 batch sizes do not broadcast: {a.shape} and {b.shape}")
     m, k, n = a.shape[1], a.shape[2], b.shape[2]
     shape = (m, n) if reduce else (nb, m, n)
+    out_map = None
+    if col_blocks:
+        if nb != 1 or reduce or n % col_blocks:
+            raise ValueError(f"col_blocks={col_blocks} needs one batch and N divisible by it, got {a.shape} @ {b.shape}")
+        shape = (n // col_blocks, m, col_blocks)
+        out_map = (col_blocks, col_blocks, m * col_blocks)
     if out is None:
         out = np.empty(shape, a.dtype)
     elif out.shape != shape or out.dtype != a.dtype or not out.flags.c_contiguous:
@@ -105,7 +119,7 @@ def gemm3(a: np.ndarray, b: np.ndarray, *, reduce: bool = False, bias: np.ndarra
     if nb == 0:
         out[...] = 0
         return out
-    _run(a, b, out, nb, m, n, k, reduce, bias, bias_mode, parallel)
+    _run(a, b, out, nb, m, n, k, reduce, bias, bias_mode, parallel, out_map)
     return out
 
 

@@ -71,15 +71,16 @@ def pack_b_panel(bbuf, base, sk, sn, cols, k, kcb, npad, jr, bp, dst):
                     t[j] = bbuf[s + j]
                 for j in range(NR):
                     bpv[p * NR + j] = t[j]
-        elif sk == 1:  # column-major B (a transposed view): read down columns
-            for j in range(NR):
-                if j < cols:
-                    src = bbuf[s0 + j * sn:s0 + j * sn + kc]
-                    for p in range(kc):
-                        bpv[p * NR + j] = src[p]
-                else:
-                    for p in range(kc):
-                        bpv[p * NR + j] = 0
+        elif cols == NR and sk == 1:  # column-major B (a transposed view): NR column streams
+            # For each p gather one value from each of the NR columns (each column's cache lines
+            # serve the next p's too), then store them as one vector: ~4x faster than walking
+            # down one column at a time with NR-strided stores.
+            so = s0 & _NONNEG
+            for p in range(kc):
+                for j in range(NR):
+                    t[j] = bbuf[so + j * sn + p]
+                for j in range(NR):
+                    bpv[p * NR + j] = t[j]
         else:
             for p in range(kc):
                 for j in range(NR):
