@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from tinygrad5.kernels import gemm3, matmul
+from tinygrad5.kernels.gemm_nt import matmul_nt
 
 ODD = st.sampled_from([1, 2, 3, 5, 6, 7, 16, 17, 33])
 SIDE = st.one_of(ODD, st.integers(1, 40))
@@ -130,3 +131,30 @@ def test_gemm3_rejects_bad_bias_and_out():
         gemm3(a, b, bias=np.ones(3), bias_mode=1)
     with pytest.raises(ValueError, match="out must be"):
         gemm3(a, b, out=np.empty((2, 4)))
+
+
+@settings(deadline=None, max_examples=40)
+@given(m=SIDE, n=SIDE, k=st.one_of(SIDE, st.integers(1, 5000)), dtype=st.sampled_from([np.float32, np.float64]),
+       parallel=st.booleans(), seed=st.integers(0, 2**31))
+def test_matmul_nt_matches_numpy(m, n, k, dtype, parallel, seed):
+    # K up to 5000 crosses gemm_nt's 4096-long K slabs and its K % 16 tail.
+    rng = np.random.default_rng(seed)
+    a = rng.standard_normal((m, k)).astype(dtype)
+    b = rng.standard_normal((n, k)).astype(dtype)
+    _check(matmul_nt(a, b, parallel=parallel), a, b.T)
+
+
+@settings(deadline=None, max_examples=30)
+@given(g=st.integers(1, 4), p=st.sampled_from([1, 3, 7, 16, 17, 33, 100]), m=SIDE, k=SIDE,
+       dtype=st.sampled_from([np.float32, np.float64]), bias=st.booleans(), seed=st.integers(0, 2**31))
+def test_gemm3_col_blocks_layout(g, p, m, k, dtype, bias, seed):
+    # Column j = i_g*P + p of A @ B lands at out[i_g, :, p] (conv forward's (N, O, OH*OW) order).
+    rng = np.random.default_rng(seed)
+    a = rng.standard_normal((1, m, k)).astype(dtype)
+    b = rng.standard_normal((1, k, g * p)).astype(dtype)
+    bv = rng.standard_normal(m).astype(dtype)
+    kw = dict(bias=bv, bias_mode=1) if bias else {}
+    out = gemm3(a, b, col_blocks=p, **kw)
+    want = (a[0].astype(np.float64) @ b[0] + (bv[:, None] if bias else 0)).reshape(m, g, p).transpose(1, 0, 2)
+    assert out.shape == (g, m, p)
+    assert np.allclose(out, want, rtol=_tol(dtype, k) * 10, atol=_tol(dtype, k) * 10 * np.sqrt(k))

@@ -1,13 +1,12 @@
-"""Shared numba plumbing for the kernels: jit options, a stack-allocated register tile, flat views.
+"""Shared numba plumbing for the kernels: jit options and stack-allocated register tiles.
 
-Every kernel takes 1-D C-contiguous buffers plus integer offsets/strides (in elements) instead of
-N-d arrays.  numba specialises a function on each argument's layout ('C', 'F', 'A'), so passing
-views of arbitrary layout would compile a new signature per layout; flat buffers keep it to one
-signature per dtype (float32, float64), compiled lazily on first use and cached on disk.
+The GEMM takes 1-D C-contiguous buffers plus integer offsets/strides (in elements) instead of N-d
+arrays: numba specialises a function on each argument's layout ('C', 'F', 'A'), so passing views of
+arbitrary layout would compile a new signature per layout; flat buffers keep it to one signature
+per dtype (float32, float64), compiled lazily on first use and cached on disk.
 """
 from __future__ import annotations
 
-import numpy as np
 from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
@@ -43,22 +42,19 @@ def stack_tile(typingctx, like):
     return sig, codegen
 
 
-def flat_view(x: np.ndarray) -> tuple[np.ndarray, int, tuple[int, ...]]:
-    """Return (buf, offset, strides) with x[i, j, ...] == buf[offset + i*strides[0] + j*strides[1] ...].
+@intrinsic
+def stack_buf(typingctx, like, n):
+    """Return a CPointer to an uninitialised stack buffer of n (a compile-time constant) values."""
+    if not isinstance(n, types.IntegerLiteral):
+        return None
+    size = n.literal_value
+    dtype = like.dtype
+    sig = types.CPointer(dtype)(like, n)
 
-    buf is a 1-D contiguous view over x's memory (no copy) and strides are in elements; zero
-    strides (broadcast views) are kept.  Negative or odd byte strides are rare, so those copy.
-    """
-    item = x.itemsize
-    if x.size == 0:
-        return np.zeros(1, x.dtype), 0, tuple(0 for _ in x.shape)
-    if any(s < 0 or s % item for s in x.strides):
-        x = np.ascontiguousarray(x)
-    strides = tuple(s // item for s in x.strides)
-    span = 1 + sum(st * (n - 1) for st, n in zip(strides, x.shape))
-    buf = np.lib.stride_tricks.as_strided(x, shape=(span,), strides=(item,),
-                                          writeable=x.flags.writeable)
-    return buf, 0, strides
+    def codegen(context, builder, signature, args):
+        return cgutils.alloca_once(builder, context.get_value_type(dtype), size=size)
+
+    return sig, codegen
 
 
-__all__ = ["FASTMATH", "MR", "NR", "JIT", "njit", "stack_tile", "flat_view"]
+__all__ = ["FASTMATH", "MR", "NR", "JIT", "njit", "stack_tile", "stack_buf"]

@@ -5,6 +5,7 @@ import numpy as np
 
 from .. import threads
 from . import conv as _k
+from .gemm_nt import matmul_nt
 from .linalg import gemm3
 from .reduce import sum_rows_grouped
 
@@ -46,6 +47,11 @@ def _geometry(x: np.ndarray, w: np.ndarray, stride, padding) -> tuple[tuple[int,
     if oh < 1 or ow < 1:
         raise ValueError(f"conv2d kernel {w.shape[2:]} larger than padded input {x.shape[2:]} (padding {padding})")
     return (sh, sw), (ph, pw), oh, ow
+
+
+def _par_ok(size: int) -> bool:
+    """Parallel launch only with more than one thread and enough work."""
+    return size >= PARALLEL_MIN_ELEMS and threads.get_num_threads() > 1
 
 
 def _im2col(x: np.ndarray, kh: int, kw: int, stride, padding, oh: int, ow: int) -> np.ndarray:
@@ -90,9 +96,9 @@ def conv2d_backward(gout: np.ndarray, cache: ConvCache, need_x: bool = True
     # gout as one (O, N*P) matrix, like cols: numpy's transpose copy is ~0.1 ms at LeNet sizes.
     gt = np.ascontiguousarray(g3.transpose(1, 0, 2)).reshape(o, n * oh * ow)
     cols = cache.cols
-    # gW^T = cols @ gt^T: cols packs as a row-major A (six row streams); packing cols^T as a B
-    # would be a transpose.  K = N*OH*OW is long, so the products run at full speed.
-    gw = np.ascontiguousarray(gemm3(cols[None], gt.T[None])[0].T).reshape(w.shape)
+    # gW = gt @ cols^T: both row-major with the long pixel axis contiguous and gW small, which
+    # is what gemm_nt's blocked dot products are for (no packing; 2x the packed GEMM at conv1).
+    gw = matmul_nt(gt, cols, parallel=_par_ok(gt.size + cols.size)).reshape(w.shape)
     gb = sum_rows_grouped(g3) if cache.has_bias else None
     gx = None
     if need_x:

@@ -84,10 +84,14 @@ def _macro(kc, ap, a0, mc, bp, b0, nr, cbuf, c0, ldc, jmod, cpb, cbs, first, bia
 @njit(**JIT)
 def _edge(tmp, cbuf, c0, ldc, jmod, cpb, cbs, mr, nr, first, bias, bias_mode, brow, bcol):
     """Write the valid mr x nr corner of a register tile (edge of C, or a tile across column blocks)."""
-    for r in range(mr):
-        for j in range(nr):
-            q = jmod + j
-            o = (c0 - jmod + r * ldc + (q // cpb) * cbs + q % cpb) & _NONNEG
+    q = jmod  # column within its block, advanced without a division per element
+    co = c0
+    for j in range(nr):
+        if q == cpb:
+            q = 0
+            co += cbs - cpb
+        for r in range(mr):
+            o = (co + j + r * ldc) & _NONNEG
             v = tmp[r * NR + j]
             if not first:
                 cbuf[o] += v
@@ -97,6 +101,7 @@ def _edge(tmp, cbuf, c0, ldc, jmod, cpb, cbs, mr, nr, first, bias, bias_mode, br
                 cbuf[o] = v + bias[brow + r]
             else:
                 cbuf[o] = v + bias[(bcol + j) & _NONNEG]
+        q += 1
 
 
 @njit(**JIT)
