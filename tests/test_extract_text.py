@@ -1,0 +1,197 @@
+"""Homework Q4 text extraction: the extract_text CLI, the eval script, and the measures in examples/ocr.py."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "examples"))
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+
+import eval_pages  # noqa: E402
+import extract_text  # noqa: E402
+import ocr  # noqa: E402
+
+from tinygrad5.data import make_page  # noqa: E402
+
+LINES = ["AB 12", "XYZ"]
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory) -> Path:
+    """A private cache folder for generated data and models, set for the whole module."""
+    path = tmp_path_factory.mktemp("cache")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("TINYGRAD5_CACHE", str(path))
+        yield path
+
+
+@pytest.fixture(scope="module")
+def tiny_ckpt(cache, tmp_path_factory) -> Path:
+    """A ConvNet trained for a few seconds on 8 generated samples per class (accuracy need not be high)."""
+    path = tmp_path_factory.mktemp("model") / "tiny.npz"
+    ocr.train_model("convnet", path, epochs=2, n_per_class=8, progress=False)
+    return path
+
+
+@pytest.fixture(scope="module")
+def page_png(tmp_path_factory) -> Path:
+    """A generated photo of two short lines."""
+    image, _ = make_page(LINES, seed=3)
+    path = tmp_path_factory.mktemp("pages") / "page.png"
+    Image.fromarray(image).save(path)
+    return path
+
+
+def _blank(path: Path) -> Path:
+    rng = np.random.default_rng(0)
+    grey = (170 + rng.normal(0, 3, (400, 600))).clip(0, 255).astype(np.uint8)
+    Image.fromarray(np.repeat(grey[..., None], 3, axis=2)).save(path)
+    return path
+
+
+# ----------------------------------------------------------------------------- the command line
+
+def test_cli_reads_page_and_shows_boxes(tiny_ckpt, page_png, tmp_path, capsys):
+    show = tmp_path / "boxes.png"
+    assert extract_text.main([str(page_png), "--model", str(tiny_ckpt), "--show", str(show)]) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    assert len(out) == len(LINES), out
+    assert [len(s.replace(" ", "")) for s in out] == [len(s.replace(" ", "")) for s in LINES]
+    assert all(c in ocr.CLASSES or c == " " for s in out for c in s)
+    with Image.open(show) as im:
+        assert im.format == "PNG" and im.size == Image.open(page_png).size
+
+
+def test_cli_several_images_blank_page(tiny_ckpt, page_png, tmp_path, capsys):
+    blank = _blank(tmp_path / "blank.png")
+    show = tmp_path / "out.png"
+    assert extract_text.main([str(page_png), str(blank), "--model", str(tiny_ckpt), "--show", str(show)]) == 0
+    out = capsys.readouterr().out
+    assert f"== {page_png} ==" in out and f"== {blank} ==" in out
+    assert f"no text found in {blank}" in out
+    assert (tmp_path / "out-page.png").is_file() and (tmp_path / "out-blank.png").is_file()
+
+
+def test_cli_non_image_errors_without_traceback(tmp_path):
+    bad = tmp_path / "notes.jpg"
+    bad.write_text("not a photo")
+    res = subprocess.run([sys.executable, str(ROOT / "examples" / "extract_text.py"), str(bad),
+                          str(tmp_path / "missing.png"), "--model", str(tmp_path / "never-loaded.npz")],
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode != 0
+    assert "notes.jpg" in res.stderr and "missing.png" in res.stderr
+    assert "Traceback" not in res.stderr
+
+
+def test_cli_bad_model_file(page_png, tmp_path, capsys):
+    ckpt = tmp_path / "model.npz"
+    ckpt.write_text("junk")
+    assert extract_text.main([str(page_png), "--model", str(ckpt)]) == 2
+    assert "model.npz" in capsys.readouterr().err
+
+
+# ----------------------------------------------------------------------------- checkpoints
+
+def test_cached_checkpoint_prefers_runs(cache, tmp_path):
+    assert ocr.cached_checkpoint("mlp", tmp_path / "runs") == cache / "models" / "mlp.npz"
+    run = tmp_path / "runs" / "convnet" / "model.npz"
+    run.parent.mkdir(parents=True)
+    run.write_bytes(b"")
+    assert ocr.cached_checkpoint("convnet", tmp_path / "runs") == run
+    with pytest.raises(ValueError, match="arch"):
+        ocr.cached_checkpoint("resnet")
+
+
+def test_get_model_trains_once_then_loads(cache, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # no runs/ here
+    calls = []
+    real = ocr.train_model
+
+    def quick(arch, path, **kw):
+        calls.append(path)
+        return real(arch, path, epochs=1, n_per_class=4, progress=False)
+
+    monkeypatch.setattr(ocr, "train_model", quick)
+    _, meta, path = ocr.get_model(None, "mlp", log=lambda m: None)
+    assert path == cache / "models" / "mlp.npz" and path.is_file() and meta["arch"] == "mlp"
+    _, meta2, _ = ocr.get_model(None, "mlp", log=lambda m: None)
+    assert len(calls) == 1 and meta2["layout"] == "upright"
+    with pytest.raises(FileNotFoundError, match="nope.npz"):
+        ocr.get_model(tmp_path / "nope.npz")
+
+
+def test_classify_shapes_and_layout(tiny_ckpt):
+    model, meta = ocr.models.load_model(tiny_ckpt)
+    cells = np.random.default_rng(0).random((5, 32, 32)).astype(np.float32)
+    chars, conf = ocr.classify(model, meta, cells)
+    assert len(chars) == 5 and np.all((conf > 0) & (conf <= 1))
+    # A "nist" (column-major) model sees each cell transposed.
+    chars_t, _ = ocr.classify(model, {**meta, "layout": "nist"}, cells.transpose(0, 2, 1))
+    assert chars_t == chars
+    assert ocr.classify(model, meta, np.zeros((0, 32, 32)))[0] == []
+    with pytest.raises(ValueError, match="32"):
+        ocr.classify(model, meta, np.zeros((2, 28, 28)))
+
+
+# ----------------------------------------------------------------------------- measures
+
+def test_edit_distance_and_char_accuracy():
+    assert ocr.edit_distance("KITTEN", "SITTING") == 3
+    assert ocr.edit_distance("", "ABC") == 3 and ocr.edit_distance("ABC", "") == 3
+    assert ocr.edit_distance("AB", "BA") == 2 and ocr.edit_distance("ABC", "ABC") == 0
+    assert ocr.char_accuracy("A B\nC", "ABC") == (1.0, 0, 3)  # spaces and line breaks do not count
+    acc, d, n = ocr.char_accuracy("AXC", "A B C")
+    assert (d, n) == (1, 3) and acc == pytest.approx(2 / 3)
+    assert ocr.char_accuracy("AC", "ABC")[0] == pytest.approx(2 / 3)  # a missed character
+    assert ocr.char_accuracy("XXXXXXXX", "AB")[0] == 0.0  # floored, never negative
+    assert ocr.char_accuracy("", "")[0] == 1.0 and ocr.char_accuracy("A", "")[0] == 0.0
+    assert ocr.strip_text("A. B\n1.", drop=".") == "AB1"
+
+
+def test_box_iou():
+    a = np.array([[0, 0, 10, 10]])
+    iou = ocr.box_iou(a, np.array([[0, 0, 10, 10], [0, 5, 10, 15], [20, 20, 30, 30], [2, 2, 4, 4]]))
+    np.testing.assert_allclose(iou, [[1.0, 50 / 150, 0.0, 4 / 100]])
+    assert ocr.box_iou(np.zeros((0, 4)), a).shape == (0, 1)
+
+
+def test_match_boxes_one_to_one_and_optimal():
+    truth = np.array([[0, 0, 10, 10], [0, 3, 10, 13]])
+    # Greedy matching by best IoU would pair A with truth 0 (0.82) and leave B unmatched
+    # (its IoU with truth 1 is 0.33); the optimal matching pairs A-1 (0.67) and B-0 (0.67).
+    found = np.array([[0, 1, 10, 11], [0, -2, 10, 8]])
+    m = ocr.match_boxes(found, truth)
+    assert sorted(m.pairs) == [(0, 1), (1, 0)] and m.recall == 1.0 and m.precision == 1.0
+    # Two found boxes on one true box: only one counts.
+    m = ocr.match_boxes(np.array([[0, 0, 10, 10], [0, 0, 10, 9]]), truth[:1])
+    assert len(m.pairs) == 1 and m.recall == 1.0 and m.precision == 0.5
+    # Below the threshold nothing matches; empty inputs are fine.
+    assert ocr.match_boxes(np.array([[0, 0, 10, 10]]), np.array([[0, 6, 10, 16]])).pairs == []
+    empty = ocr.match_boxes(np.zeros((0, 4)), truth)
+    assert (empty.recall, empty.precision) == (0.0, 1.0)
+
+
+# ----------------------------------------------------------------------------- evaluation script
+
+def test_eval_pages_runs_on_one_page(tiny_ckpt, tmp_path, capsys):
+    figures = eval_pages.main(["--model", str(tiny_ckpt), "--pages", "1", "--photo", str(tmp_path / "none.jpg"),
+                               "--mistakes", str(tmp_path / "mistakes.png")])
+    out = capsys.readouterr().out
+    assert "eval_pages_convnet: recall=" in out and "not found; skipped" in out
+    assert figures["recall"] >= 0.9 and figures["precision"] >= 0.9  # detection does not depend on the model
+    assert 0.0 <= figures["char_acc"] <= 1.0
+
+
+@pytest.mark.skipif(not (SHARED / "reference" / "letters_photo.jpg").is_file(), reason="shared/ not present")
+def test_reference_photo_boxes_and_lines(tiny_ckpt):
+    model, meta = ocr.models.load_model(tiny_ckpt)
+    ph = eval_pages.eval_photo(SHARED / "reference" / "letters_photo.jpg", model, meta)
+    assert ph["boxes"] == 36
+    assert ph["lines"] == [7, 7, 7, 5, 10]
+    assert len(ocr.strip_text(ph["text"])) == 36
