@@ -11,6 +11,11 @@ without spaces, per page and overall. Periods are left out of the truth: find_le
 purpose and the 36 classes have none. Then it reads shared/reference/letters_photo.jpg when present.
 --mistakes writes a sheet of misread crops, each beside training samples of its true and its
 predicted class, to see what separates the crops from the training data.
+
+Measured: all 705 characters of the 20 pages found (recall = precision = 1); the ConvNet reads 97-98%
+of them, its only slips being O/0 and I/1, which a lone character cannot settle. The photo's 36 are
+all found in five lines; the ConvNet reads 28-29 (besides O/0, 1/I, 5/S, this writer's small-loop 2,
+open-topped 8 and small-loop 6 have no counterpart among the generator's digit styles).
 """
 from __future__ import annotations
 

@@ -24,9 +24,10 @@ from tinygrad5.vision import crop_letters, find_letters, group_lines, page_text
 from tinygrad5.vision.lines import Line
 
 ARCHS = ("convnet", "mlp")
-# Auto-training recipes, chosen for a short first run (measured in the report of examples/eval_pages.py):
-# the ConvNet with Adam on the mean loss; the MLP with Adam too, since the homework's plain SGD needs
-# ~100 epochs to get where Adam gets in 30.
+# Auto-training recipes, chosen for a short first run. Measured (eval_pages.py, 20 pages): ConvNet, Adam
+# 1e-3, 8 epochs: validation 0.922, page character accuracy 0.976, 210 s on 2 busy cores (about 9 s
+# an epoch on idle ones); 15 epochs of SGD+momentum (convnet_nist36.py) reach no more (0.924 / 0.969),
+# the rest being O/0 and I/1. MLP, Adam 1e-3, 30 epochs: validation 0.808, pages 0.957, 96 s.
 RECIPES = {"convnet": {"epochs": 8, "lr": 1e-3, "batch_size": 32},
            "mlp": {"epochs": 30, "lr": 1e-3, "batch_size": 32}}
 
