@@ -10,6 +10,13 @@ costs what its parts cost, and numba's kernels (our GEMM included) use every cor
 The reverse policy (numba serial, OpenBLAS on all cores) also removes the fight, but it leaves
 im2col, col2im, pooling and our GEMM on one core; see BENCHMARKS_KERNELS.md for both measured.
 
+Idle workers sleep (OMP_WAIT_POLICY=PASSIVE, unless the user set it).  A parallel launch then
+costs ~9-15 us instead of ~1.5 us, but on a machine shared with other busy processes spinning
+workers were ruinous: a LeNet training step took 177 ms with spinning workers and 21 ms with
+sleeping ones (19 ms on one thread), because a spinner holds a core that the descheduled
+partner it waits for needs.  The variable must be set before numba starts its OpenMP pool, i.e.
+before the first parallel kernel runs, which ensure_policy() does.
+
 When.  The policy is applied by `ensure_policy()`, which the numba backend calls on first use;
 importing tinygrad5 changes nothing.  `set_num_threads(n)` re-applies it with n numba threads.
 The same first use also tunes glibc's malloc to keep freed multi-MB buffers for reuse
@@ -36,9 +43,12 @@ def _limit_blas_to_one() -> None:
 def ensure_policy() -> None:
     """Apply the policy once (cheap to call before every kernel)."""
     if not _state["applied"]:
+        import os
+
         import numba
 
         from .kernels.memory import tune_malloc
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # read when numba loads libgomp
         tune_malloc()
         set_num_threads(numba.get_num_threads())
 
