@@ -40,28 +40,34 @@ def _limit_blas_to_one() -> None:
     _state["limiter"] = threadpool_limits(limits=1, user_api="blas")
 
 
+def _apply_once() -> None:
+    """Environment, malloc and BLAS parts of the policy; must run before numba's pool starts."""
+    if _state["applied"]:
+        return
+    import os
+
+    from .kernels.memory import tune_malloc
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # read when numba loads libgomp
+    tune_malloc()
+    _limit_blas_to_one()
+    _state["applied"] = True
+
+
 def ensure_policy() -> None:
     """Apply the policy once (cheap to call before every kernel)."""
     if not _state["applied"]:
-        import os
-
+        _apply_once()
         import numba
-
-        from .kernels.memory import tune_malloc
-        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # read when numba loads libgomp
-        tune_malloc()
-        set_num_threads(numba.get_num_threads())
+        _state["threads"] = numba.get_num_threads()  # starts numba's pool, after the env is set
 
 
 def set_num_threads(n: int) -> None:
-    """Use n numba threads for tinygrad5's parallel kernels and keep BLAS at one thread."""
+    """Use n numba threads for tinygrad5's parallel kernels (applying the policy if not yet done)."""
     if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= max_threads():
         raise ValueError(f"set_num_threads needs an int in [1, {max_threads()}], got {n!r}")
+    _apply_once()
     import numba
     numba.set_num_threads(n)
-    if not _state["applied"]:
-        _limit_blas_to_one()
-    _state["applied"] = True
     _state["threads"] = n
 
 
