@@ -125,15 +125,13 @@ def tinygrad5_threads(backend: str, numba_threads: int | None) -> Iterator[None]
     """tinygrad5 on `backend`; with numba, its policy at numba_threads (None: all cores); BLAS at 1."""
     import tinygrad5 as tg
     from tinygrad5 import threads
-    prev_threads = threads.get_num_threads()
     if backend == "numba":
+        # set_num_threads applies the policy (OMP_WAIT_POLICY, malloc, BLAS) before numba's pool
+        # starts; asking numba.get_num_threads() first would start the pool without it.  Nothing
+        # numba is touched for the numpy backend (importing it costs ~60 MB of resident memory).
         tg.set_num_threads(numba_threads or threads.max_threads())
-    try:
-        with blas_threads(1), tg.backend(backend):
-            yield
-    finally:
-        if backend == "numba":
-            tg.set_num_threads(prev_threads)
+    with blas_threads(1), tg.backend(backend):
+        yield
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,11 @@
 """One contender in its own process, driven by benchmarks/train.py over JSON lines on stdin/stdout.
 
 Why a process per contender: PyTorch ships its own libgomp and numba's OpenMP layer loads the
-system's, so in one process two OpenMP pools spin against each other on 2 cores (measured here:
-a tinygrad5 MLP epoch ~35× slower once torch-2t had run beside it; see BENCHMARKS_TRAIN.md).  A
-user runs one framework per process; so does this benchmark.  Only one worker computes at a time
-(the parent waits for each reply), so the contenders stay interleaved.
+system's, so one process holding both has two OpenMP pools (plus OpenBLAS's) that can spin against
+each other on 2 cores, and whichever ran last decides what the next one inherits.  A user runs one
+framework per process; so does this benchmark (`train.py --in-process` runs them side by side
+for comparison).  Only one worker computes at a time (the parent waits for each reply), so the
+contenders stay interleaved.
 
 It also makes memory figures honest: VmHWM / VmRSS (from /proc/self/status) belong to this
 contender alone.  `peak_mb` = VmHWM of the whole worker (libraries, data, model, training);
