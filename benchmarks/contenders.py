@@ -173,7 +173,7 @@ CONTENDERS: dict[str, Contender] = {c.name: c for c in [
     Contender("torch-1t", _torch, _torch_threads(1), "PyTorch CPU, torch.set_num_threads(1)"),
     Contender("torch-2t", _torch, _torch_threads(2), "PyTorch CPU, torch.set_num_threads(2)"),
 ]}
-DEFAULT = ["tg-numba", "tg-numpy", "hand-numpy", "torch-1t", "torch-2t"]
+DEFAULT = ["tg-numba", "tg-numba-1t", "tg-numpy", "hand-numpy", "torch-1t", "torch-2t"]
 
 
 def run_epoch(trainer: Any, x: np.ndarray, y: np.ndarray, batches: list[np.ndarray],

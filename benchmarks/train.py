@@ -177,18 +177,37 @@ def workload_table(w: C.Workload, times: dict[str, list[float]], mem: dict[str, 
     return "\n".join(rows)
 
 
-def micro_table(quick: bool, names: list[str]) -> str:
+def micro_table(quick: bool, names: list[str]) -> tuple[str, dict[str, dict]]:
     """Framework overhead rows (µs): add and linear, forward and forward+backward, a worker each."""
     rows = ["| contender | add fwd µs | add fwd+bwd µs | linear fwd µs | linear fwd+bwd µs |",
             "|---|---:|---:|---:|---:|"]
+    results = {}
     for name in names:
         client = Client(name)
         try:
-            r = client.ask("micro", repeats=5 if quick else 15)
+            r = results[name] = client.ask("micro", repeats=5 if quick else 15)
         finally:
             client.close()
         rows.append(f"| {name} | {r['add'][0]:.1f} | {r['add'][1]:.1f} | {r['linear'][0]:.1f} | "
                     f"{r['linear'][1]:.1f} |")
+    return "\n".join(rows), results
+
+
+def targets_table(medians: dict[str, dict[str, float]], micro_res: dict[str, dict]) -> str:
+    """tinygrad5 (numba) against the brief's targets: figures to read, not assertions."""
+    rows = ["| figure | tg-numba | target | met |", "|---|---:|---:|---|"]
+    for name, med in medians.items():
+        tg = med.get("tg-numba")
+        torch_best = min((v for k, v in med.items() if k.startswith("torch")), default=None)
+        if tg and torch_best:
+            r = tg / torch_best
+            rows.append(f"| {name}: × PyTorch's best | {r:.2f} | ≤ 0.5 | {'yes' if r <= 0.5 else 'no'} |")
+        if tg and med.get("hand-numpy") and not name.startswith("convnet"):
+            r = tg / med["hand-numpy"]
+            rows.append(f"| {name}: × hand-written numpy | {r:.2f} | ≤ 1.3 | {'yes' if r <= 1.3 else 'no'} |")
+    if "tg-numba" in micro_res:
+        us = micro_res["tg-numba"]["add"][1]
+        rows.append(f"| add fwd+bwd (32×64), µs | {us:.1f} | ≤ 15 | {'yes' if us <= 15 else 'no'} |")
     return "\n".join(rows)
 
 
@@ -196,7 +215,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     x, y = C.make_data(args.samples, args.seed) if args.in_process else (None, None)
     started = time.strftime("%Y-%m-%d %H:%M")
-    sections, pools = [], {}
+    sections, pools, medians, micro_res = [], {}, {}, {}
     for w in C.workloads(args.models, args.convnet_batches):
         print(f"{w.name}: {args.samples} samples, contenders {', '.join(args.contenders)}", flush=True)
         if args.in_process:
@@ -205,12 +224,15 @@ def main(argv: list[str] | None = None) -> None:
             times, mem = time_workload(w, args.contenders, args.samples, args.repeats, args.seed)
             pools.update({k: m.pop("pools") for k, m in mem.items()})
         sections.append(workload_table(w, times, mem, args.samples))
+        medians[w.name] = {k: statistics.median(v) for k, v in times.items()}
         print(sections[-1] + "\n", flush=True)
     if not args.no_micro:
+        table, micro_res = micro_table(args.quick, args.contenders)
         sections.append("**Framework overhead** (median µs per call, each contender in its own process; 32×64 "
-                        "add; 32×1024 @ (64×1024).T + b linear, backward without the input gradient)\n\n"
-                        + micro_table(args.quick, args.contenders))
+                        "add; 32×1024 @ (64×1024).T + b linear, backward without the input gradient)\n\n" + table)
         print(sections[-1] + "\n")
+    sections.append("**Targets** (tinygrad5 numba backend; medians above)\n\n" + targets_table(medians, micro_res))
+    print(sections[-1] + "\n")
     label = "quick run (--quick)" if args.quick else f"{args.samples} samples, {args.repeats} repeats"
     mode = "all contenders in one process (--in-process)" if args.in_process else "one worker process per contender"
     report = "\n".join([f"## Training benchmarks ({label}, {started}; {mode})", "",
