@@ -95,6 +95,28 @@ def test_conv2d_matches_reference(case, dtype, bias, need_x, seed):
         assert gb is None
 
 
+@settings(deadline=None, max_examples=30)
+@given(n=st.integers(1, 3), o=st.sampled_from([1, 5, 7, 20]), h=st.integers(3, 20), w=st.integers(14, 40),
+       k=st.integers(1, 5), sh=st.integers(1, 2), p=st.integers(0, 2), dtype=st.sampled_from([np.float32, np.float64]),
+       bias=st.booleans(), seed=st.integers(0, 2**31))
+def test_conv2d_one_channel_implicit_gemm(n, o, h, w, k, sh, p, dtype, bias, seed):
+    # One input channel and output rows >= 12 wide take the implicit-GEMM forward (no im2col).
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, 1, max(h, k), w)).astype(dtype)
+    wt = rng.standard_normal((o, 1, k, k)).astype(dtype)
+    b = rng.standard_normal(o).astype(dtype) if bias else None
+    out, cache = conv2d_forward(x, wt, b, (sh, 1), (p, p))
+    x64, w64 = x.astype(np.float64), wt.astype(np.float64)
+    b64 = None if b is None else b.astype(np.float64)
+    _close(out, _ref_forward(x64, w64, b64, (sh, 1), (p, p)),
+           _ref_forward(np.abs(x64), np.abs(w64), None if b is None else np.abs(b64), (sh, 1), (p, p)), dtype, k * k)
+    g = rng.standard_normal(out.shape).astype(dtype)
+    gx, gw, _ = conv2d_backward(g, cache)
+    gx_r, gx_s, gw_r, gw_s = _ref_backward(x64, w64, g.astype(np.float64), (sh, 1), (p, p))
+    _close(gw, gw_r, gw_s, dtype, g.size // o)
+    _close(gx, gx_r, gx_s, dtype, o * k * k)
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("c,o,hw", [(1, 20, 32), (20, 50, 14)])
 def test_conv2d_lenet_layers_parallel(dtype, c, o, hw):

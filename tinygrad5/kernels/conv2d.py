@@ -6,15 +6,18 @@ import numpy as np
 from .. import threads
 from . import conv as _k
 from .gemm_nt import matmul_nt
+from ._jit import MR
 from .linalg import gemm3
 from .reduce import sum_rows_grouped
 
 # Parallel launch only when the im2col/col2im work is big enough to pay for waking the workers.
 PARALLEL_MIN_ELEMS = 1 << 15
+# The implicit-GEMM forward (1 input channel) fills its 16-wide tiles well from this width on.
+IGEMM_MIN_OW = 12
 
 
 class ConvCache:
-    """What conv2d_backward needs: the input shape, weights, im2col buffer, geometry."""
+    """What conv2d_backward needs: the input shape, weights, im2col buffer (or x itself), geometry."""
 
     __slots__ = ("x_shape", "w", "cols", "stride", "padding", "has_bias", "out_hw")
 
@@ -49,6 +52,16 @@ def _geometry(x: np.ndarray, w: np.ndarray, stride, padding) -> tuple[tuple[int,
     return (sh, sw), (ph, pw), oh, ow
 
 
+def _pack_weights(w: np.ndarray) -> np.ndarray:
+    """w (O, C, KH, KW) as (ceil(O/6) panels, C*KH*KW taps, 6) with zero rows past O."""
+    o = w.shape[0]
+    ntap = w[0].size
+    opad = -(-o // MR) * MR
+    wp = np.zeros((opad, ntap), w.dtype)
+    wp[:o] = w.reshape(o, ntap)
+    return np.ascontiguousarray(wp.reshape(opad // MR, MR, ntap).transpose(0, 2, 1)).reshape(-1)
+
+
 def _par_ok(size: int) -> bool:
     """Parallel launch only with more than one thread and enough work."""
     return size >= PARALLEL_MIN_ELEMS and threads.get_num_threads() > 1
@@ -73,8 +86,18 @@ def conv2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, stride, p
         raise ValueError(f"conv2d bias must be {x.dtype} ({w.shape[0]},), got {b.dtype} {b.shape}")
     x = np.ascontiguousarray(x)
     w = np.ascontiguousarray(w)
-    n = x.shape[0]
+    n, c = x.shape[:2]
     o, _, kh, kw = w.shape
+    if c == 1 and stride[1] == 1 and ow >= IGEMM_MIN_OW:
+        # One input channel: im2col + packing cost more than the tiny K=KH*KW product, so the
+        # implicit GEMM reads x directly; backward builds cols only if and when it runs.
+        out = np.empty((n, o, oh, ow), x.dtype)
+        wp = _pack_weights(w)
+        bias = b if b is not None else np.zeros(1, x.dtype)
+        par = _par_ok(out.size) and n * oh > 1
+        (_k._igemm_par if par else _k._igemm_ser)(x, wp, bias, b is not None, out, stride[0], padding[0],
+                                                   padding[1], kh, kw)
+        return out, ConvCache(x.shape, w, x, stride, padding, b is not None, (oh, ow))
     cols = _im2col(x, kh, kw, stride, padding, oh, ow)
     # One GEMM for the whole batch, W (O, CKK) @ cols (CKK, N*P), its column j = n*P + p written
     # straight to out[n, :, p]: full 16-wide tiles across sample boundaries, no transpose after.
@@ -96,6 +119,8 @@ def conv2d_backward(gout: np.ndarray, cache: ConvCache, need_x: bool = True
     # gout as one (O, N*P) matrix, like cols: numpy's transpose copy is ~0.1 ms at LeNet sizes.
     gt = np.ascontiguousarray(g3.transpose(1, 0, 2)).reshape(o, n * oh * ow)
     cols = cache.cols
+    if cols.ndim == 4:  # the implicit-GEMM forward kept x, not cols
+        cols = _im2col(cols, kh, kw, cache.stride, cache.padding, oh, ow)
     # gW = gt @ cols^T: both row-major with the long pixel axis contiguous and gW small, which
     # is what gemm_nt's blocked dot products are for (no packing; 2x the packed GEMM at conv1).
     gw = matmul_nt(gt, cols, parallel=_par_ok(gt.size + cols.size)).reshape(w.shape)
