@@ -174,14 +174,21 @@ class Tensor:
             g = _to_array(grad, self.data.dtype)
             if g.shape != self.data.shape:
                 raise ValueError(f"backward() gradient has shape {g.shape}, output has shape {self.shape}")
+            g = g.copy()  # the caller's array must not become a leaf's gradient buffer
         grads: dict[int, np.ndarray] = {id(self): g}
+        handed: set[int] = set()  # arrays already given to a leaf in this call
         for node in reversed(_topological_order(self)):
             g = grads.pop(id(node), None)
             if g is None:
                 continue
             ctx = node._ctx
-            if ctx is None:  # a leaf: accumulate, copying so no two leaves share a buffer
-                node.grad = Tensor._make(np.array(g) if node.grad is None else node.grad.data + g)
+            if ctx is None:  # a leaf: accumulate; copy views and shared arrays so no two leaves alias
+                if node.grad is not None:
+                    g = node.grad.data + g
+                elif g.base is not None or id(g) in handed:
+                    g = g.copy()
+                handed.add(id(g))
+                node.grad = Tensor._make(g)
                 continue
             parents = ctx.parents
             if parents is None:
