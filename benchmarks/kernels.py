@@ -55,25 +55,38 @@ def median_time(fn: Callable[[], object], calls: int) -> float:
     return float(np.median(ts))
 
 
-def _blas(n: int | None):
-    """Context: OpenBLAS at n threads for one timed block (None: leave the policy's 1 thread)."""
-    return threadpool_limits(n, user_api="blas") if n else contextlib.nullcontext()
+@contextlib.contextmanager
+def setting(blas: int | None = None, numba_threads: int | None = None, torch_threads: int | None = None):
+    """Thread counts for one timed block: OpenBLAS, our numba kernels, torch (None: unchanged)."""
+    n0 = threads.get_num_threads()
+    t0 = torch.get_num_threads() if torch is not None else None
+    if numba_threads:
+        threads.set_num_threads(min(numba_threads, threads.max_threads()))
+    if torch_threads and torch is not None:
+        torch.set_num_threads(torch_threads)
+    try:
+        with (threadpool_limits(blas, user_api="blas") if blas else contextlib.nullcontext()):
+            yield
+    finally:
+        threads.set_num_threads(n0)
+        if t0 is not None:
+            torch.set_num_threads(t0)
 
 
-def interleave(contenders: dict[str, tuple[Callable[[], object], bool, int | None]], calls: int,
+def interleave(contenders: dict[str, tuple[Callable[[], object], bool, dict]], calls: int,
                rounds: int) -> dict[str, float]:
     """{name: median over rounds of per-block medians}.
 
-    Each contender is (fn, settle, blas_threads): settle asks for a pause after its block (its
-    thread pool must go idle), blas_threads sets OpenBLAS's threads for its block only.
+    Each contender is (fn, settle, threads): settle asks for a pause after its block (its thread
+    pool must go idle); threads are setting() keywords in force for its block only.
     """
-    for fn, _, nblas in contenders.values():  # warm-up (compiles, first-touch of buffers)
-        with _blas(nblas):
+    for fn, _, kw in contenders.values():  # warm-up (compiles, first-touch of buffers)
+        with setting(**kw):
             fn()
     res: dict[str, list[float]] = {k: [] for k in contenders}
     for _ in range(rounds):
-        for name, (fn, settle, nblas) in contenders.items():
-            with _blas(nblas):
+        for name, (fn, settle, kw) in contenders.items():
+            with setting(**kw):
                 res[name].append(median_time(fn, calls))
             if settle:
                 time.sleep(SETTLE_S)
@@ -110,11 +123,11 @@ def gemm_section(quick: bool, rounds: int) -> list[str]:
         b = rng.standard_normal((k, n)).astype(np.float32)
         flop = 2.0 * m * n * k
         calls = int(np.clip(2e8 / flop, 3, 200))
-        cont = {"ours": (lambda: K.matmul(a, b), False, None), "backend": (lambda: nb.matmul(a, b), False, None),
-                "blas1": (lambda: a @ b, False, None), "blas2": (lambda: a @ b, True, 2)}
+        cont = {"ours": (lambda: K.matmul(a, b), False, {}), "backend": (lambda: nb.matmul(a, b), False, {}),
+                "blas1": (lambda: a @ b, False, {}), "blas2": (lambda: a @ b, True, {"blas": 2})}
         if torch is not None:
             ta, tb = torch.from_numpy(a), torch.from_numpy(b)
-            cont["torch"] = (lambda: torch.mm(ta, tb), True, None)
+            cont["torch"] = (lambda: torch.mm(ta, tb), True, {})
         t = interleave(cont, calls, rounds)
         g = {k_: flop / v / 1e9 for k_, v in t.items()}
         pick = "ours" if nb.use_ours(m, n, k) else "BLAS"
@@ -136,10 +149,23 @@ def _torch_conv(x, w, b, need_x):
     return run
 
 
+def _row(label: str, bsz: int, t: dict[str, float], unit: float, fmt: str) -> str:
+    """One table row: ours and torch at 2 and 1 threads, and torch / ours ratios."""
+    def cell(k):
+        return (fmt % (t[k] * unit)) if k in t else "-"
+
+    def ratio(a, b):
+        return f"{t[a] / t[b]:.2f}x" if a in t and b in t else "-"
+    return (f"| {label} | {bsz} | {cell('fwd')} | {cell('fb2')} | {cell('fb1')} | {cell('torch2')} | "
+            f"{cell('torch1')} | {ratio('torch2', 'fb2')} | {ratio('torch1', 'fb1')} |")
+
+
 def conv_section(batches: list[int], rounds: int) -> list[str]:
-    """LeNet conv and pool layers, forward + backward, ours vs torch."""
+    """LeNet conv and pool layers, forward + backward, ours vs torch, on 2 threads and on 1."""
     rng = np.random.default_rng(1)
-    rows = ["| layer | batch | ours fwd | ours fwd+bwd | torch fwd+bwd | torch / ours |", "|---|---|---|---|---|---|"]
+    rows = ["| layer | batch | ours fwd (2 thr) | ours fwd+bwd 2 thr | ours fwd+bwd 1 thr | torch fwd+bwd 2 thr "
+            "| torch fwd+bwd 1 thr | torch/ours 2 thr | torch/ours 1 thr |", "|---|---|---|---|---|---|---|---|---|"]
+    two, one = {"numba_threads": 2, "torch_threads": 2}, {"numba_threads": 1, "torch_threads": 1}
     for bsz in batches:
         for name, (c, h, w_), o in CONV_LAYERS:
             x = rng.standard_normal((bsz, c, h, w_)).astype(np.float32)
@@ -151,14 +177,14 @@ def conv_section(batches: list[int], rounds: int) -> list[str]:
             def ours_fb():
                 _, cache = K.conv2d_forward(x, w, b, (1, 1), (0, 0))
                 K.conv2d_backward(g, cache, need_x)
-            cont = {"fwd": (lambda: K.conv2d_forward(x, w, b, (1, 1), (0, 0)), False, None),
-                    "fb": (ours_fb, False, None)}
+            cont = {"fwd": (lambda: K.conv2d_forward(x, w, b, (1, 1), (0, 0)), False, two),
+                    "fb2": (ours_fb, False, two), "fb1": (ours_fb, False, one)}
             if torch is not None:
-                cont["torch"] = (_torch_conv(x, w, b, need_x), True, None)
+                run = _torch_conv(x, w, b, need_x)
+                cont["torch2"] = (run, True, two)
+                cont["torch1"] = (run, True, one)
             t = interleave(cont, 10, rounds)
-            tt = f"{t['torch'] * 1e3:.2f} ms" if "torch" in t else "-"
-            ratio = f"{t['torch'] / t['fb']:.2f}x" if "torch" in t else "-"
-            rows.append(f"| {name} {o}x{c}x5x5 | {bsz} | {t['fwd'] * 1e3:.2f} ms | {t['fb'] * 1e3:.2f} ms | {tt} | {ratio} |")
+            rows.append(_row(f"{name} {o}x{c}x5x5", bsz, t, 1e3, "%.2f ms"))
         for name, (c, h, w_) in POOL_LAYERS:
             x = rng.standard_normal((bsz, c, h, w_)).astype(np.float32)
             g = np.ones((bsz, c, h // 2, w_ // 2), np.float32)
@@ -166,18 +192,18 @@ def conv_section(batches: list[int], rounds: int) -> list[str]:
             def pool_fb():
                 _, cache = K.max_pool2d_forward(x, (2, 2), (2, 2))
                 K.max_pool2d_backward(g, cache)
-            cont = {"fwd": (lambda: K.max_pool2d_forward(x, (2, 2), (2, 2)), False, None), "fb": (pool_fb, False, None)}
+            cont = {"fwd": (lambda: K.max_pool2d_forward(x, (2, 2), (2, 2)), False, two),
+                    "fb2": (pool_fb, False, two), "fb1": (pool_fb, False, one)}
             if torch is not None:
                 tx = torch.from_numpy(x).requires_grad_()
 
                 def torch_pool():
                     torch.nn.functional.max_pool2d(tx, 2).backward(torch.from_numpy(g))
                     tx.grad = None
-                cont["torch"] = (torch_pool, True, None)
+                cont["torch2"] = (torch_pool, True, two)
+                cont["torch1"] = (torch_pool, True, one)
             t = interleave(cont, 10, rounds)
-            tt = f"{t['torch'] * 1e3:.3f} ms" if "torch" in t else "-"
-            ratio = f"{t['torch'] / t['fb']:.2f}x" if "torch" in t else "-"
-            rows.append(f"| {name} 2x2 on {c}x{h}x{w_} | {bsz} | {t['fwd'] * 1e3:.3f} ms | {t['fb'] * 1e3:.3f} ms | {tt} | {ratio} |")
+            rows.append(_row(f"{name} 2x2 on {c}x{h}x{w_}", bsz, t, 1e3, "%.3f ms"))
     return rows
 
 
@@ -209,6 +235,50 @@ def switch_section(pairs: int) -> list[str]:
         time.sleep(SETTLE_S)
         rows.append(f"| {label} | {g * 1e3:.3f} ms | {kk * 1e3:.3f} ms | {both * 1e3:.3f} ms |")
     threads.set_num_threads(n0)
+    return rows
+
+
+def models_section(quick: bool) -> list[str]:
+    """Seconds per epoch (10,800 samples) of the homework models through tinygrad5 (the lead's
+    Tensor/nn on top of these kernels), on 2 numba threads and on 1."""
+    try:
+        import tinygrad5 as tg
+        from tinygrad5 import nn
+    except ImportError as e:  # the framework layer is not there yet
+        return [f"skipped: {e}"]
+    rng = np.random.default_rng(3)
+    rows = ["| model | batch | s/epoch, 2 threads | s/epoch, 1 thread | steps timed |", "|---|---|---|---|---|"]
+    specs = [("MLP 1024-64-36", 32, (1024,), lambda: nn.Sequential(nn.Linear(1024, 64), nn.Sigmoid(), nn.Linear(64, 36))),
+             ("LeNet ConvNet", 32, (1, 32, 32), lambda: nn.Sequential(
+                 nn.Conv2d(1, 20, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(20, 50, 5), nn.ReLU(), nn.MaxPool2d(2),
+                 nn.Flatten(), nn.Linear(1250, 512), nn.ReLU(), nn.Linear(512, 36)))]
+    for label, bsz, shape, build in specs:
+        steps = (60 if quick else 150) if "MLP" in label else (20 if quick else 60)
+        x = rng.random((steps * bsz,) + shape).astype(np.float32)
+        y = rng.integers(0, 36, steps * bsz)
+        res = {}
+        for nthr in (2, 1):
+            tg.manual_seed(0)
+            model = build()
+            opt = tg.optim.SGD(model.parameters(), lr=1e-2, momentum=0.9)
+
+            def step(i):
+                xb, yb = tg.Tensor(x[i * bsz:(i + 1) * bsz]), tg.Tensor(y[i * bsz:(i + 1) * bsz])
+                loss = tg.cross_entropy(model(xb), yb)
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+            with setting(numba_threads=nthr):
+                for i in range(3):
+                    step(i)
+                ts = []
+                for rep in range(3):
+                    t = time.perf_counter()
+                    for i in range(steps):
+                        step(i)
+                    ts.append((time.perf_counter() - t) / steps)
+            res[nthr] = float(np.median(ts)) * 10800 / bsz
+        rows.append(f"| {label} | {bsz} | {res[2]:.2f} | {res[1]:.2f} | {steps} x 3 |")
     return rows
 
 
@@ -250,6 +320,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--quick", action="store_true", help="fewer shapes and repeats")
     p.add_argument("--write", type=Path, help="also write the tables to this markdown file")
     p.add_argument("--skip-compile", action="store_true", help="skip the cold/warm compile probe")
+    p.add_argument("--only", choices=["gemm", "conv", "switch", "models", "compile"], help="run one section")
     args = p.parse_args(argv)
     threads.ensure_policy()
     rounds = 3 if args.quick else 7
@@ -258,12 +329,16 @@ def main(argv: list[str] | None = None) -> None:
            f"(the '2 thr' column raises it for that call only); torch "
            f"{torch.get_num_threads() if torch is not None else '-'} threads.  float32, medians of "
            f"{rounds} interleaved rounds.", ""]
-    sections = [("### GEMM, GFLOP/s", lambda: gemm_section(args.quick, rounds)),
+    sections = [("### GEMM, float32 GFLOP/s", lambda: gemm_section(args.quick, rounds)),
                 ("### LeNet conv2d and max_pool2d, forward + backward", lambda: conv_section([32] if args.quick else [32, 128], rounds)),
                 ("### Thread switch: OpenBLAS GEMM 32x1024@1024x64, then a numba parallel kernel (pool fwd 32x20x28x28)",
                  lambda: switch_section(50 if args.quick else 200))]
+    sections.append(("### Training epochs of the homework models (10,800 samples)", lambda: models_section(args.quick)))
     if not args.skip_compile:
         sections.append(("### Compile cost", compile_section))
+    keys = ["gemm", "conv", "switch", "models", "compile"]
+    if args.only:
+        sections = [sec for key, sec in zip(keys, sections) if key == args.only]
     for title, fn in sections:
         print(title, flush=True)
         rows = fn()

@@ -90,3 +90,22 @@ def test_import_compiles_nothing_and_leaves_blas_alone():
             "assert not threads._state['applied']\n")
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr
+
+
+def test_read_only_inputs_reuse_the_compiled_kernels():
+    from tinygrad5.kernels import gemm
+    a = np.ones((30, 40), np.float32)
+    a.flags.writeable = False
+    b = np.broadcast_to(np.ones((40, 1), np.float32), (40, 50))  # read-only, 0-stride view
+    before = len(gemm.gemm_serial.signatures) + len(gemm.gemm_parallel.signatures)
+    from tinygrad5.kernels import matmul
+    assert np.allclose(matmul(a, b), 40.0)
+    x = np.ones((2, 1, 8, 8), np.float32)
+    x.flags.writeable = False
+    out, cache = nb.max_pool2d_forward(x, (2, 2), (2, 2))
+    assert np.all(out == 1) and nb.max_pool2d_backward(out, cache).shape == x.shape
+    after = len(gemm.gemm_serial.signatures) + len(gemm.gemm_parallel.signatures)
+    assert after - before <= 1  # at most the float32 serial kernel itself, never a read-only variant
+    from tinygrad5.kernels import pool
+    for disp in (gemm.gemm_serial, gemm.gemm_parallel, pool._fwd_ser, pool._fwd_par):
+        assert not any(getattr(t, "readonly", False) for sig in disp.signatures for t in sig)

@@ -7,6 +7,7 @@ per dtype (float32, float64), compiled lazily on first use and cached on disk.
 """
 from __future__ import annotations
 
+import numpy as np
 from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
@@ -57,4 +58,10 @@ def stack_buf(typingctx, like, n):
     return sig, codegen
 
 
-__all__ = ["FASTMATH", "MR", "NR", "JIT", "njit", "stack_tile", "stack_buf"]
+def c_array(x: np.ndarray, dtype=None) -> np.ndarray:
+    """C-contiguous and writeable (numba compiles read-only arrays as a separate signature)."""
+    y = np.ascontiguousarray(x, dtype=dtype)
+    return y if y.flags.writeable else y.copy()
+
+
+__all__ = ["c_array", "FASTMATH", "MR", "NR", "JIT", "njit", "stack_tile", "stack_buf"]

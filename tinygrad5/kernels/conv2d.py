@@ -6,7 +6,7 @@ import numpy as np
 from .. import threads
 from . import conv as _k
 from .gemm_nt import matmul_nt
-from ._jit import MR
+from ._jit import MR, c_array
 from .linalg import gemm3
 from .reduce import sum_rows_grouped
 
@@ -84,8 +84,9 @@ def conv2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, stride, p
     stride, padding, oh, ow = _geometry(x, w, stride, padding)
     if b is not None and (b.shape != (w.shape[0],) or b.dtype != x.dtype):
         raise ValueError(f"conv2d bias must be {x.dtype} ({w.shape[0]},), got {b.dtype} {b.shape}")
-    x = np.ascontiguousarray(x)
-    w = np.ascontiguousarray(w)
+    x = c_array(x)
+    w = c_array(w)
+    b = None if b is None else c_array(b)
     n, c = x.shape[:2]
     o, _, kh, kw = w.shape
     if c == 1 and stride[1] == 1 and ow >= IGEMM_MIN_OW:
@@ -115,7 +116,7 @@ def conv2d_backward(gout: np.ndarray, cache: ConvCache, need_x: bool = True
     oh, ow = cache.out_hw
     if gout.shape != (n, o, oh, ow) or gout.dtype != w.dtype:
         raise ValueError(f"conv2d_backward needs gout {w.dtype} {(n, o, oh, ow)}, got {gout.dtype} {gout.shape}")
-    g3 = np.ascontiguousarray(gout).reshape(n, o, oh * ow)
+    g3 = c_array(gout).reshape(n, o, oh * ow)
     # gout as one (O, N*P) matrix, like cols: numpy's transpose copy is ~0.1 ms at LeNet sizes.
     gt = np.ascontiguousarray(g3.transpose(1, 0, 2)).reshape(o, n * oh * ow)
     cols = cache.cols

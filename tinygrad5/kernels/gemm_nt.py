@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 from numba import prange
 
-from ._jit import FASTMATH, JIT, njit, stack_buf
+from ._jit import FASTMATH, JIT, c_array, njit, stack_buf
 
 RA = 3   # rows of A per block
 RB = 4   # rows of B per block
@@ -152,8 +152,8 @@ def matmul_nt(a: np.ndarray, b: np.ndarray, parallel: bool = True) -> np.ndarray
         raise ValueError(f"matmul_nt needs a (M,K) and b (N,K), got {a.shape} and {b.shape}")
     if a.dtype != b.dtype or a.dtype not in (np.float32, np.float64):
         raise TypeError(f"matmul_nt needs two float32 or two float64 arrays, got {a.dtype} and {b.dtype}")
-    a = np.ascontiguousarray(a)
-    b = np.ascontiguousarray(b)
+    a = c_array(a)
+    b = c_array(b)
     c = np.empty((a.shape[0], b.shape[0]), a.dtype)
     if c.size:
         (_nt_par if parallel else _nt_ser)(a, b, c)

@@ -10,7 +10,7 @@ import numpy as np
 from numba import prange
 
 from .. import threads
-from ._jit import JIT, njit
+from ._jit import JIT, c_array, njit
 
 PARALLEL_MIN_ELEMS = 1 << 15
 _NONNEG = (1 << 47) - 1  # see pack.py: masked offsets let LLVM drop negative-index wraparound
@@ -135,7 +135,7 @@ def max_pool2d_forward(x: np.ndarray, kernel, stride) -> tuple[np.ndarray, PoolC
     if kh > h or kw > w:
         raise ValueError(f"max_pool2d kernel {(kh, kw)} larger than input {x.shape[2:]}")
     oh, ow = (h - kh) // sh + 1, (w - kw) // sw + 1
-    x = np.ascontiguousarray(x)
+    x = c_array(x)
     out = np.empty((n, c, oh, ow), x.dtype)
     idx = np.empty((n, c, oh, ow), np.int32)
     if out.size:
@@ -148,7 +148,7 @@ def max_pool2d_backward(gout: np.ndarray, cache: PoolCache) -> np.ndarray:
     threads.ensure_policy()
     if gout.shape != cache.idx.shape:
         raise ValueError(f"max_pool2d_backward needs gout of shape {cache.idx.shape}, got {gout.shape}")
-    g = np.ascontiguousarray(gout)
+    g = c_array(gout)
     gx = np.empty(cache.x_shape, g.dtype)
     if gx.size:
         n, c = cache.x_shape[:2]

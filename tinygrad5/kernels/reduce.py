@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._jit import JIT, njit
+from ._jit import JIT, c_array, njit
 
 # 'reassoc' lets LLVM split the sum into vector partial sums (the order of additions changes, as
 # in numpy's pairwise sum); no 'nnan'/'ninf', so NaN and inf still propagate.
@@ -29,7 +29,7 @@ def sum_rows_grouped(g: np.ndarray) -> np.ndarray:
     """Sum a C-contiguous (N, O, P) array over axes 0 and 2 -> (O,) (the conv bias gradient)."""
     if g.ndim != 3 or g.dtype not in (np.float32, np.float64):
         raise ValueError(f"sum_rows_grouped needs a float32/float64 (N,O,P) array, got {g.dtype} {g.shape}")
-    g = np.ascontiguousarray(g)
+    g = c_array(g)
     out = np.empty(g.shape[1], g.dtype)
     if g.shape[2] == 0 or g.shape[0] == 0:
         out[:] = 0

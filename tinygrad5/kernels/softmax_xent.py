@@ -13,7 +13,7 @@ import numpy as np
 from numba import prange
 
 from .. import threads
-from ._jit import JIT, njit
+from ._jit import JIT, c_array, njit
 
 # Serial below this many logits: at the MLP's 32 x 36 the whole kernel takes about a microsecond.
 PARALLEL_MIN_ELEMS = 1 << 16
@@ -80,8 +80,8 @@ def softmax_cross_entropy_forward(logits: np.ndarray, labels: np.ndarray) -> tup
     _check(logits, labels)
     if logits.shape[1] == 0:
         raise ValueError(f"softmax_cross_entropy needs at least one class, got logits {logits.shape}")
-    z = np.ascontiguousarray(logits)
-    lab = np.ascontiguousarray(labels)
+    z = c_array(logits)
+    lab = c_array(labels)
     loss = np.empty(z.shape[0], z.dtype)
     probs = np.empty_like(z)
     if z.shape[0]:
@@ -96,9 +96,9 @@ def softmax_cross_entropy_backward(probs: np.ndarray, labels: np.ndarray, gloss:
     _check(probs, labels)
     if gloss.shape != (probs.shape[0],):
         raise ValueError(f"gloss must have shape ({probs.shape[0]},), got {gloss.shape}")
-    p = np.ascontiguousarray(probs)
-    gl = np.ascontiguousarray(gloss, dtype=p.dtype)
+    p = c_array(probs)
+    gl = c_array(gloss, dtype=p.dtype)
     g = np.empty_like(p)
     if p.size:
-        _bwd(p, np.ascontiguousarray(labels), gl, g)
+        _bwd(p, c_array(labels), gl, g)
     return g
