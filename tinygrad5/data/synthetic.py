@@ -12,7 +12,7 @@ from .render import DEFAULT_DISTORTION, Distortion, deform, fit_to_box, pen_radi
 from .strokes import glyph_styles
 
 #: Bump whenever the generator's output changes, so cached datasets are rebuilt.
-GENERATOR_VERSION: int = 1
+GENERATOR_VERSION: int = 2
 #: Samples per class of each split, as in the NIST36 files (10800 / 3600 / 1800 rows).
 SPLIT_SIZES: dict[str, int] = {"train": 300, "valid": 100, "test": 50}
 #: Share of samples drawn from typeset DejaVu fonts instead of pen strokes, for variety.
