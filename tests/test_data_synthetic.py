@@ -175,3 +175,26 @@ def test_font_minority_renders_all_classes():
     for ch in CLASSES:
         img = synthetic.render_char(ch, rng, font_fraction=1.0)
         assert img.shape == (32, 32) and img.min() < 0.3 and np.median(img) > 0.9
+
+
+def test_aspect_spread_reaches_further_towards_narrow():
+    from tinygrad5.data.render import Distortion, deform
+    style = compile_style("O", "A 50 50 50 50 0 360")
+    # Only the aspect stretch is random, so log(width / height) is the drawn log-stretch.
+    dist = Distortion(jitter=0, stroke_shift=0, overshoot=(0, 0), break_prob=0, slant_mean=0, slant_std=0,
+                      rotate_deg=0, aspect_std=0.2, aspect_narrow=2.0, elastic=0, pressure=0)
+    rng = np.random.default_rng(0)
+    pts = [deform(style, rng, dist)[0] for _ in range(1000)]
+    logs = np.array([np.log(np.ptp(p[:, 0]) / np.ptp(p[:, 1])) for p in pts])
+    assert abs(np.median(logs)) < 0.05
+    assert np.percentile(logs, 10) == pytest.approx(-2.0 * np.percentile(logs, 90), rel=0.25)
+
+
+def test_zero_and_o_widths_overlap():
+    # Width alone must not separate 0 from O: real writers' zeros and Os overlap.
+    def widths(ch):
+        styles, probs = glyph_styles(ch)
+        return [(np.ptp(s.points()[:, 0]) / np.ptp(s.points()[:, 1]), p) for s, p in zip(styles, probs)]
+    mean = {ch: sum(w * p for w, p in widths(ch)) for ch in "O0"}
+    assert abs(mean["O"] - mean["0"]) < 0.1
+    assert max(w for w, _ in widths("0")) > min(w for w, _ in widths("O"))
