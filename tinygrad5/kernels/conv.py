@@ -1,11 +1,12 @@
-"""conv2d kernels: im2col / col2im in numba, the products through our GEMM (gemm3).
+"""conv2d kernels in numba: im2col, col2im (a scatter-add, no np.add.at) and an implicit GEMM.
 
-Forward   cols[n] (C*KH*KW, OH*OW) = im2col(x[n]);  out[n] = W (O, CKK) @ cols[n] + b.
-Backward  gW = sum_n gout[n] @ cols[n]^T, computed as (sum_n cols[n] @ gout[n]^T)^T because packing
-          cols row-major is cheap while packing cols^T is a transpose; gb = sum of gout;
-          gcols[n] = W^T @ gout[n], then gx = col2im(gcols), a scatter-add (no np.add.at).
-A direct kernel for one input channel (no cols buffer) was tried and measured ~3.5x slower than
-im2col + GEMM for LeNet's first layer, so there is none.
+The batch is one matrix: cols (C*KH*KW, N*OH*OW), sample n owning columns [n*OH*OW, (n+1)*OH*OW).
+conv2d.py strings them together with our GEMM (gemm3) and gemm_nt:
+Forward   out = W (O, CKK) @ cols + b, written straight in (N, O, OH*OW) order; for one input
+          channel the implicit GEMM below reads x directly instead (no cols).
+Backward  gW = g (O, N*OH*OW) @ cols^T (gemm_nt); gb = sum of g; gcols = W^T @ g, then col2im.
+A plain direct kernel for one input channel (no register tile) was measured ~3.5x slower than
+im2col + GEMM for LeNet's first layer; the implicit GEMM is ~1.5x faster than it.
 x, w and outputs are C-contiguous (N, C, H, W) arrays; kernels get them as N-d C arrays, which
 keeps each kernel at one compiled signature per dtype.
 """

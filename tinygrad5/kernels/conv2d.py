@@ -1,4 +1,4 @@
-"""conv2d forward/backward on numpy arrays: im2col kernels + our GEMM."""
+"""conv2d forward/backward on numpy arrays: im2col/col2im kernels, our GEMM and gemm_nt (see conv.py)."""
 from __future__ import annotations
 
 import numpy as np

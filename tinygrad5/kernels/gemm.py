@@ -10,7 +10,8 @@ that LLVM promotes to registers; per k it broadcasts one A value per row and FMA
 NR-wide row of the B panel (see _jit.FASTMATH).  Edge tiles run on zero-padded panels and only
 their valid part is written back.
 
-`reduce=True` sums over the batch into one C (conv weight gradients: sum_n cols[n] @ g[n]^T).
+`reduce=True` sums over the batch into one C (sum_b A[b] @ B[b]); col_blocks (see _task) lets C's
+columns land in blocks, which conv2d uses to write W @ cols straight in (N, O, OH*OW) order.
 """
 from __future__ import annotations
 
