@@ -1,8 +1,8 @@
 """Kernel benchmarks: our numba GEMM / conv2d / max_pool2d against OpenBLAS and PyTorch, the
 thread-switch cost, and compile cost.  A script, not a test:
 
-    python benchmarks/kernels.py            # full run (~3-4 minutes on 2 cores)
-    python benchmarks/kernels.py --quick    # fewer shapes and repeats (~1 minute)
+    python benchmarks/kernels.py            # full run (~5 minutes on 2 cores, ~40 s of it compiling)
+    python benchmarks/kernels.py --quick    # fewer shapes and repeats (~2 minutes)
     python benchmarks/kernels.py --write BENCHMARKS_KERNELS.md
 
 Contenders are interleaved: every round runs one timed block of each contender in turn, a block's
