@@ -115,3 +115,13 @@ def test_page_is_fast():
     t = time.perf_counter()
     img, _ = make_page(lines, seed=3)
     assert time.perf_counter() - t < 2.0   # typically 0.1-0.4 s; loose for busy shared machines
+
+
+def test_command_line_writes_preview_and_page_into_new_folders(tmp_path, monkeypatch, capsys):
+    from tinygrad5.data.__main__ import main
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    assert main(["preview", "--per-class", "2", "--out", str(tmp_path / "a" / "glyphs.png")]) == 0
+    assert main(["page", "--seed", "3", "--out", str(tmp_path / "b" / "page.png")]) == 0
+    assert (tmp_path / "a" / "glyphs.png").stat().st_size > 1000
+    assert (tmp_path / "b" / "page.png").stat().st_size > 1000
+    assert "characters" in capsys.readouterr().out

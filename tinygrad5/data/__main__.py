@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -61,6 +62,8 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("generate", help="build and cache the generated splits")
     p.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
+    if args.cmd in ("preview", "page"):
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     if args.cmd == "preview":
         preview(args.out, args.per_class, args.seed)
         print(f"wrote {args.out}")
