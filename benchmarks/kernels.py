@@ -3,7 +3,7 @@ thread-switch cost, and compile cost.  A script, not a test:
 
     python benchmarks/kernels.py            # full run (~5 minutes on 2 cores, ~40 s of it compiling)
     python benchmarks/kernels.py --quick    # fewer shapes and repeats (~2 minutes)
-    python benchmarks/kernels.py --write BENCHMARKS_KERNELS.md
+    python benchmarks/kernels.py --write /tmp/kernels.md
 
 Contenders are interleaved: every round runs one timed block of each contender in turn, a block's
 time is the median of its calls, and the table shows the median over rounds.  After a block that

@@ -2,7 +2,7 @@
 
     python benchmarks/train.py                       # everything, full epochs (10,800 samples), 3 repeats
     python benchmarks/train.py --quick               # 1,000 samples, 1 repeat, quick micro-benchmarks
-    python benchmarks/train.py --models mlp,autoencoder --write BENCHMARKS_TRAIN.md
+    python benchmarks/train.py --models mlp,autoencoder --write /tmp/train.md
     python benchmarks/train.py --contenders tg-numba,torch-1t,torch-2t --in-process
 
 Per workload every contender starts from the same weights (tinygrad5's init) and sees the same

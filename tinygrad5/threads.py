@@ -8,7 +8,7 @@ OpenBLAS GEMM followed by a numba parallel kernel then fights the other pool's s
 costs what its parts cost, and numba's kernels (our GEMM included) use every core.
 
 The reverse policy (numba serial, OpenBLAS on all cores) also removes the fight, but it leaves
-im2col, col2im, pooling and our GEMM on one core; see BENCHMARKS_KERNELS.md for both measured.
+im2col, col2im, pooling and our GEMM on one core; see BENCHMARKS.md for both measured.
 
 Idle workers sleep (OMP_WAIT_POLICY=PASSIVE, unless the user set it).  A parallel launch then
 costs ~9-15 us instead of ~1.5 us, but on a machine shared with other busy processes spinning

@@ -5,7 +5,7 @@ of the inputs out).  The first call applies tinygrad5.threads' policy (OpenBLAS 
 numba owns the cores); importing this module compiles nothing, and compiled kernels are cached on
 disk, so later processes start warm.
 
-matmul dispatch (thresholds measured on the 2-core Zen 4 machines, see BENCHMARKS_KERNELS.md):
+matmul dispatch (thresholds measured on the 2-core Zen 4 machines, see BENCHMARKS.md):
 our GEMM runs when it can use every core and the problem is big enough to pay for the launch
 (>= OURS_MIN_MACS multiply-adds) and its 6x16 register tiles are well filled; everything else
 goes to OpenBLAS, which under the policy is single-threaded and fastest for small products.

@@ -19,7 +19,7 @@ KC = 512
 MC = 144
 
 # Below this many multiply-adds a parallel launch (waking the OpenMP workers) costs more than the
-# second core saves, so the GEMM runs on the calling thread.  Measured: see BENCHMARKS_KERNELS.md.
+# second core saves, so the GEMM runs on the calling thread.  Measured: see BENCHMARKS.md.
 PARALLEL_MIN_MACS = 1 << 20
 
 _ZERO = {np.dtype(np.float32): np.zeros(1, np.float32), np.dtype(np.float64): np.zeros(1, np.float64)}
