@@ -2,7 +2,6 @@
 the training API: Xavier statistics, untrained loss/accuracy, gradient check, 500 epochs of SGD, and
 flat memory over a whole training loop."""
 import math
-import tracemalloc
 
 import numpy as np
 import pytest
@@ -11,6 +10,7 @@ import tinygrad5 as tg
 from tinygrad5 import nn, optim
 from tinygrad5.data.loader import DataLoader
 from tinygrad5.nn import functional_call
+from tests.memory import assert_memory_flat
 
 
 def toy_data():
@@ -106,15 +106,4 @@ def test_training_loop_memory_is_flat(make):
                 LOSS(net(xb), yb).backward()
                 opt.step()
 
-    epochs(5)
-    tracemalloc.start()
-    try:
-        epochs(125)  # 1000 steps
-        cur1, peak1 = tracemalloc.get_traced_memory()
-        tracemalloc.reset_peak()
-        epochs(125)
-        cur2, peak2 = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
-    assert cur2 - cur1 < 4096, (cur1, cur2)
-    assert peak2 <= peak1 + 4096, (peak1, peak2)
+    assert_memory_flat(epochs, 125)  # 1000 steps per block

@@ -1,5 +1,4 @@
 """SGD and Adam update rules by hand, state_dict resume, validation, StepLR, and flat memory."""
-import tracemalloc
 
 import numpy as np
 import pytest
@@ -7,6 +6,7 @@ import pytest
 import tinygrad5 as tg
 from tinygrad5 import nn, optim
 from tinygrad5.optim.lr_scheduler import StepLR
+from tests.memory import assert_memory_flat
 
 
 def param(values):
@@ -188,15 +188,4 @@ def test_memory_stays_flat_over_2000_steps(make):
             nn.functional.cross_entropy(net(x), y).backward()
             opt.step()
 
-    steps(50)  # warm-up: optimizer state and scratch buffers exist from here on
-    tracemalloc.start()
-    try:
-        steps(1000)
-        cur1, peak1 = tracemalloc.get_traced_memory()
-        tracemalloc.reset_peak()
-        steps(1000)
-        cur2, peak2 = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
-    assert cur2 - cur1 < 4096, (cur1, cur2)
-    assert peak2 <= peak1 + 4096, (peak1, peak2)
+    assert_memory_flat(steps, 1000)

@@ -3,13 +3,13 @@ from __future__ import annotations
 
 import gc
 import sys
-import tracemalloc
 
 import numpy as np
 import pytest
 
 import tinygrad5 as tg
 from tinygrad5.tensor import Function
+from tests.memory import assert_memory_flat
 
 
 def test_dtype_rules():
@@ -199,16 +199,24 @@ def test_training_loop_memory_is_flat():
             w.data -= 0.1 * w.grad.data
             b.data -= 0.1 * b.grad.data
 
-    for _ in range(100):
-        step()
+    def steps(n):
+        for _ in range(n):
+            step()
+
+    steps(100)
     base_nodes = _live_nodes()
-    tracemalloc.start()
-    for _ in range(5000):
-        step()
-    mid, _ = tracemalloc.get_traced_memory()
-    for _ in range(5000):
-        step()
-    end, _ = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
+    assert_memory_flat(steps, 5000)
     assert _live_nodes() <= base_nodes
-    assert end - mid < 64 * 1024, f"memory grew by {end - mid} bytes over 5000 steps"
+
+
+def test_memory_check_catches_a_leak():
+    """The flat-memory check fails for a loop that keeps its graphs alive."""
+    x = tg.Tensor(np.ones(16), requires_grad=True)
+    kept = []
+
+    def leaky(n):
+        for _ in range(n):
+            kept.append((x * 2).sum())  # each output holds its graph node
+
+    with pytest.raises(AssertionError, match="grew"):
+        assert_memory_flat(leaky, 500)
