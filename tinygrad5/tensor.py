@@ -214,24 +214,31 @@ class Tensor:
 
 
 def _topological_order(root: Tensor) -> list[Tensor]:
-    """Post-order of the graph below root, with an explicit stack (no recursion limit)."""
+    """Post-order of the graph below root, with an explicit stack (no recursion limit).
+
+    A node is pushed once to expand its parents and once more (as `None, node`) to be emitted after
+    them; this runs on every backward, so it keeps to local names and plain lists.
+    """
     order: list[Tensor] = []
     visited: set[int] = set()
-    stack: list[tuple[Tensor, bool]] = [(root, False)]
+    stack: list[Tensor | None] = [root]
+    push, pop, emit, seen = stack.append, stack.pop, order.append, visited.add
     while stack:
-        node, done = stack.pop()
-        if done:
-            order.append(node)
+        node = pop()
+        if node is None:  # the marker: everything below the next node is already in order
+            emit(pop())
             continue
-        if id(node) in visited:
+        key = id(node)
+        if key in visited:
             continue
-        visited.add(id(node))
-        stack.append((node, True))
+        seen(key)
+        push(node)
+        push(None)
         ctx = node._ctx
         if ctx is not None and ctx.parents is not None:
             for p in ctx.parents:
                 if p.requires_grad and id(p) not in visited:
-                    stack.append((p, False))
+                    push(p)
     return order
 
 

@@ -51,18 +51,22 @@ class Linear(Function):
 
     def forward(self, x, w, b=None):
         self.be = _backend.current()
-        self.x2 = x.reshape(-1, x.shape[-1])
+        # (..., in) inputs run as one (rows, in) product; plain 2-D ones skip the reshapes
+        self.x2 = x if x.ndim == 2 else x.reshape(-1, x.shape[-1])
         self.w, self.shape = w, x.shape
         out = self.be.matmul(self.x2, w.T)
         if b is not None:
             out += b
-        return out.reshape(x.shape[:-1] + (w.shape[0],))
+        return out if x.ndim == 2 else out.reshape(x.shape[:-1] + (w.shape[0],))
 
     def backward(self, g):
-        g2 = g.reshape(-1, g.shape[-1])
+        g2 = g if g.ndim == 2 else g.reshape(-1, g.shape[-1])
         px, pw = self.parents[0], self.parents[1]
         mm = self.be.matmul
-        gx = mm(g2, self.w).reshape(self.shape) if px.requires_grad else None
+        gx = None
+        if px.requires_grad:
+            gx = mm(g2, self.w)
+            gx = gx if len(self.shape) == 2 else gx.reshape(self.shape)
         gw = mm(g2.T, self.x2) if pw.requires_grad else None
         return (gx, gw) if len(self.parents) == 2 else (gx, gw, g2.sum(axis=0))
 
