@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path
@@ -13,7 +12,7 @@ from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 import tinygrad5 as tg  # noqa: E402
-from tinygrad5.data import CLASSES, load_nist36, load_synthetic  # noqa: E402
+from tinygrad5.data import CLASSES, find_nist36_dir, load_nist36, load_synthetic  # noqa: E402
 from tinygrad5.data.loader import DataLoader  # noqa: E402
 
 QUICK_PER_CLASS = {"train": 20, "valid": 8, "test": 8}  # --quick: a small subset for smoke tests
@@ -39,9 +38,11 @@ def parse_args(name: str, description: str, epochs: int, batch_size: int, lr: fl
     args = p.parse_args(argv)
     if args.quick:
         args.epochs = min(args.epochs, 2)
-    if args.data == "nist36" and args.data_dir is None and not os.environ.get("TINYGRAD5_NIST36"):
-        p.error("--data nist36 needs --data-dir DIR (the folder with nist36_train.mat, nist36_valid.mat, "
-                "nist36_test.mat) or the TINYGRAD5_NIST36 environment variable")
+    if args.data == "nist36" and args.data_dir is None:
+        args.data_dir = find_nist36_dir()  # $TINYGRAD5_NIST36, when it holds the files
+        if args.data_dir is None:
+            p.error("--data nist36 needs --data-dir DIR (the folder with nist36_train.mat, nist36_valid.mat, "
+                    "nist36_test.mat) or the TINYGRAD5_NIST36 environment variable")
     args.out.mkdir(parents=True, exist_ok=True)
     return args
 
@@ -51,7 +52,7 @@ def load_splits(args: argparse.Namespace) -> dict[str, tuple[np.ndarray, np.ndar
     splits = {}
     for split in ("train", "valid", "test"):
         if args.data == "nist36":
-            x, y = load_nist36(args.data_dir or os.environ["TINYGRAD5_NIST36"], split)
+            x, y = load_nist36(args.data_dir, split)
             if args.quick:
                 keep = np.random.default_rng(0).permutation(len(y))[:QUICK_PER_CLASS[split] * len(CLASSES)]
                 x, y = x[keep], y[keep]

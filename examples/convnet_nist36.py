@@ -48,8 +48,9 @@ def main(argv: list[str] | None = None) -> None:
         opt = tg.optim.Adam(model.parameters(), lr=args.lr)
     else:
         opt = tg.optim.SGD(model.parameters(), lr=args.lr, momentum=args.momentum)
-    # the summed batch loss of the MLP would need a 32x smaller rate here; the mean keeps lr batch-independent
-    hist = train(model, opt, args, shape)
+    # mean-reduced loss, unlike the MLP's summed one: it keeps the rate independent of the batch size
+    hist = common.train_classifier(model, opt, args.splits, args.epochs, args.batch_size, args.seed, shape=shape,
+                                   progress=not args.no_progress, label="convnet", reduction="mean")
     _, valid_acc, pred = common.evaluate(model, *args.splits["valid"], shape=shape)
     _, test_acc, _ = common.evaluate(model, *args.splits["test"], shape=shape)
     cm = common.confusion_matrix(args.splits["valid"][1], pred)
@@ -65,11 +66,6 @@ def main(argv: list[str] | None = None) -> None:
     print(common.summary("convnet", epochs=args.epochs, train_acc=hist["train_acc"][-1], valid_acc=valid_acc,
                          test_acc=test_acc, sec_per_epoch=float(np.median(hist["sec"]))))
 
-
-def train(model, opt, args, shape):
-    """Mean-reduced cross-entropy loop (see common.train_classifier for the summed one)."""
-    return common.train_classifier(model, opt, args.splits, args.epochs, args.batch_size, args.seed, shape=shape,
-                                   progress=not args.no_progress, label="convnet", reduction="mean")
 
 
 if __name__ == "__main__":

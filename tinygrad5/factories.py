@@ -5,14 +5,9 @@ from typing import Any
 
 import numpy as np
 
+from .ops.movement import shape_arg
 from .random import get_rng
 from .tensor import Tensor
-
-
-def _shape(shape: tuple) -> tuple[int, ...]:
-    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
-        shape = tuple(shape[0])
-    return tuple(int(s) for s in shape)
 
 
 def _dt(dtype: Any) -> np.dtype:
@@ -21,17 +16,17 @@ def _dt(dtype: Any) -> np.dtype:
 
 def zeros(*shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """A tensor of zeros (float32 by default)."""
-    return Tensor(np.zeros(_shape(shape), _dt(dtype)), requires_grad=requires_grad)
+    return Tensor(np.zeros(shape_arg(shape), _dt(dtype)), requires_grad=requires_grad)
 
 
 def ones(*shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """A tensor of ones (float32 by default)."""
-    return Tensor(np.ones(_shape(shape), _dt(dtype)), requires_grad=requires_grad)
+    return Tensor(np.ones(shape_arg(shape), _dt(dtype)), requires_grad=requires_grad)
 
 
 def full(shape: Any, fill_value: float, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """A tensor filled with one value (float32 by default)."""
-    return Tensor(np.full(_shape((shape,)), fill_value, _dt(dtype)), requires_grad=requires_grad)
+    return Tensor(np.full(shape_arg((shape,)), fill_value, _dt(dtype)), requires_grad=requires_grad)
 
 
 def eye(n: int, m: int | None = None, dtype: Any = None, requires_grad: bool = False) -> Tensor:
@@ -52,13 +47,13 @@ def arange(start: float, stop: float | None = None, step: float = 1, dtype: Any 
 
 def randn(*shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """Standard normal samples from the global generator."""
-    data = get_rng().standard_normal(_shape(shape)).astype(_dt(dtype))
+    data = get_rng().standard_normal(shape_arg(shape)).astype(_dt(dtype))
     return Tensor(data, requires_grad=requires_grad)
 
 
 def rand(*shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """Uniform [0, 1) samples from the global generator."""
-    data = get_rng().random(_shape(shape)).astype(_dt(dtype))
+    data = get_rng().random(shape_arg(shape)).astype(_dt(dtype))
     return Tensor(data, requires_grad=requires_grad)
 
 

@@ -39,7 +39,7 @@ def gradcheck(fn: Callable[..., Tensor], *inputs: Any, eps: float = 1e-6, atol: 
         raise ValueError("gradcheck: the function's output does not depend on the checked inputs")
     n_in = sum(xs[i].size for i in checked)
     if n_in <= full_jacobian_max:
-        return _full(fn, xs, checked, out, run, eps, atol, rtol, raise_exception)
+        return _full(xs, checked, out, run, eps, atol, rtol, raise_exception)
     return _projected(xs, checked, out, run, rng, eps, atol, rtol, raise_exception)
 
 
@@ -60,7 +60,7 @@ def _report(what: str, analytic: np.ndarray, numeric: np.ndarray, atol: float, r
     return False
 
 
-def _full(fn, xs, checked, out, run, eps, atol, rtol, raise_exception) -> bool:
+def _full(xs, checked, out, run, eps, atol, rtol, raise_exception) -> bool:
     """Every Jacobian entry: rows by backward with one-hot output gradients, columns by differences."""
     y0 = out.data
     for i in checked:

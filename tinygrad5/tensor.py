@@ -14,7 +14,7 @@ Gradients of intermediate tensors are not kept, and the graph is freed after bac
 from __future__ import annotations
 
 import functools
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable
 
 import numpy as np
 
@@ -307,7 +307,3 @@ def as_tensor(x: Any, like: Tensor | None = None) -> Tensor:
         return Tensor._make(np.array(x, dtype=like.data.dtype))
     return Tensor(x)
 
-
-def tensors(xs: Iterable[Any]) -> Sequence[Tensor]:
-    """Convert each item to a Tensor."""
-    return [as_tensor(x) for x in xs]

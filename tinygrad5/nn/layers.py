@@ -11,14 +11,11 @@ from typing import Any
 import numpy as np
 
 from ..ops import conv2d, flatten, max_pool2d
+from ..ops.conv import as_pair
 from ..tensor import Tensor
 from . import init
 from .functional import dropout, linear
 from .module import Module, Parameter
-
-
-def _pair(v: Any) -> tuple[int, int]:
-    return (v, v) if isinstance(v, int) else tuple(v)
 
 
 class Linear(Module):
@@ -63,7 +60,8 @@ class Conv2d(Module):
                  padding: Any = 0, bias: bool = True, dtype: Any = np.float32) -> None:
         super().__init__()
         self.in_channels, self.out_channels = in_channels, out_channels
-        self.kernel_size, self.stride, self.padding = _pair(kernel_size), _pair(stride), _pair(padding)
+        self.kernel_size = as_pair(kernel_size, "kernel_size")
+        self.stride, self.padding = as_pair(stride, "stride"), as_pair(padding, "padding")
         if min(in_channels, out_channels, *self.kernel_size) < 1:
             raise ValueError(f"Conv2d needs positive channels and kernel size, got in={in_channels} "
                              f"out={out_channels} kernel_size={kernel_size}")

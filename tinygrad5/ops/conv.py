@@ -7,7 +7,8 @@ from .. import backend as _backend
 from ..tensor import Function, Tensor, as_tensor
 
 
-def _pair(v: Any, name: str) -> tuple[int, int]:
+def as_pair(v: Any, name: str) -> tuple[int, int]:
+    """An int or a pair of ints as a pair, with an error naming the argument otherwise."""
     p = (v, v) if isinstance(v, int) else tuple(v)
     if len(p) != 2 or any(not isinstance(i, int) for i in p):
         raise ValueError(f"{name} must be an int or a pair of ints, got {v!r}")
@@ -38,7 +39,7 @@ class MaxPool2d(Function):
 def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride: Any = 1, padding: Any = 0) -> Tensor:
     """2-D cross-correlation: x (N, C, H, W), weight (O, C, KH, KW), bias (O,) -> (N, O, OH, OW)."""
     x, w = as_tensor(x), as_tensor(weight)
-    stride, padding = _pair(stride, "stride"), _pair(padding, "padding")
+    stride, padding = as_pair(stride, "stride"), as_pair(padding, "padding")
     if x.ndim != 4 or w.ndim != 4:
         raise ValueError(f"conv2d needs x (N, C, H, W) and weight (O, C, KH, KW), got {x.shape} and {w.shape}")
     if x.shape[1] != w.shape[1]:
@@ -63,8 +64,8 @@ def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride: Any = 
 def max_pool2d(x: Tensor, kernel_size: Any, stride: Any = None) -> Tensor:
     """Max over kernel_size windows of x (N, C, H, W); stride defaults to kernel_size."""
     x = as_tensor(x)
-    k = _pair(kernel_size, "kernel_size")
-    s = k if stride is None else _pair(stride, "stride")
+    k = as_pair(kernel_size, "kernel_size")
+    s = k if stride is None else as_pair(stride, "stride")
     if x.ndim != 4:
         raise ValueError(f"max_pool2d needs x of shape (N, C, H, W), got {x.shape}")
     if x.shape[2] < k[0] or x.shape[3] < k[1] or min(k) < 1 or min(s) < 1:

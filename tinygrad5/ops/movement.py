@@ -8,8 +8,8 @@ import numpy as np
 from ..tensor import Function, Tensor, _index_arrays, as_tensor
 
 
-def _shape_arg(shape: tuple) -> tuple[int, ...]:
-    """Accept reshape(2, 3) and reshape((2, 3))."""
+def shape_arg(shape: tuple) -> tuple[int, ...]:
+    """Accept f(2, 3) and f((2, 3)): the varargs of reshape, zeros, ... as one shape tuple."""
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         shape = tuple(shape[0])
     return tuple(int(s) for s in shape)
@@ -85,7 +85,7 @@ def _dim(d: int, ndim: int, what: str) -> int:
 def reshape(a: Tensor, *shape: Any) -> Tensor:
     """Same data in a new shape (one dim may be -1)."""
     a = as_tensor(a)
-    shape = _shape_arg(shape)
+    shape = shape_arg(shape)
     new = _resolve_shape(a.shape, shape)
     return a if new == a.shape else Reshape.apply(a, shape=new)
 
@@ -115,7 +115,7 @@ def flatten(a: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
 def permute(a: Tensor, *order: Any) -> Tensor:
     """Reorder dims: out.shape[i] = a.shape[order[i]]."""
     a = as_tensor(a)
-    order = _shape_arg(order)
+    order = shape_arg(order)
     if sorted(o % max(a.ndim, 1) for o in order) != list(range(a.ndim)):
         raise ValueError(f"permute order {order} is not a permutation of {a.ndim} dims")
     return Permute.apply(a, order=tuple(o % a.ndim for o in order))
@@ -133,7 +133,7 @@ def transpose(a: Tensor, dim0: int = -2, dim1: int = -1) -> Tensor:
 def expand(a: Tensor, *shape: Any) -> Tensor:
     """Broadcast to a larger shape (-1 keeps a dim), without copying."""
     a = as_tensor(a)
-    shape = _shape_arg(shape)
+    shape = shape_arg(shape)
     lead = len(shape) - a.ndim
     if lead < 0:
         raise ValueError(f"cannot expand shape {a.shape} to fewer dims {shape}")
