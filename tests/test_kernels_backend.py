@@ -32,6 +32,8 @@ def test_matmul_both_paths_match_numpy(shape_a, shape_b, dtype):
     assert got.dtype == dtype and np.allclose(got, a.astype(np.float64) @ b, rtol=tol, atol=tol * shape_a[-1])
     got_t = nb.matmul(np.swapaxes(np.swapaxes(a, -1, -2).copy(), -1, -2), b)  # transposed view, as backward passes
     assert np.allclose(got_t, got, rtol=tol, atol=tol * shape_a[-1])
+    out = np.empty_like(got)
+    assert nb.matmul(a, b, out=out) is out and np.array_equal(out, got)  # same path, same numbers
 
 
 def test_matmul_unusual_dtypes_follow_numpy():

@@ -37,6 +37,32 @@ def test_linear_values_and_gradients(n, fin, fout, bias, data):
     check_module(layer, x)
 
 
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_linear_wide_input_weight_is_column_major_and_computes_the_same(backend):
+    tg.manual_seed(0)
+    wide, narrow = nn.Linear(40, 8), nn.Linear(8, 40)
+    assert wide.weight.data.flags.f_contiguous and not wide.weight.data.flags.c_contiguous
+    assert narrow.weight.data.flags.c_contiguous
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((5, 40)).astype(np.float32)
+    g = rng.standard_normal((5, 8)).astype(np.float32)
+    w, b = np.ascontiguousarray(wide.weight.data), wide.bias.data.copy()
+    xt = tg.Tensor(x, requires_grad=True)
+    with tg.backend(backend):
+        out = wide(xt)
+        out.backward(g)
+    np.testing.assert_allclose(out.data, x @ w.T + b, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(wide.weight.grad.data, g.T @ x, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(xt.grad.data, g @ w, rtol=1e-5, atol=1e-5)
+    # the gradient comes in the weight's layout, so the optimizer updates like with like
+    assert wide.weight.grad.data.flags.f_contiguous
+    # loading (row-major arrays) and casting keep the layout
+    wide.load_state_dict({"weight": w * 2, "bias": b})
+    assert wide.weight.data.flags.f_contiguous
+    np.testing.assert_array_equal(wide.weight.data, w * 2)
+    assert wide.to(np.float64).weight.data.flags.f_contiguous
+
+
 @settings(max_examples=15)
 @given(st.integers(1, 2), st.integers(1, 3), st.integers(1, 3), st.integers(1, 3), st.integers(1, 2),
        st.integers(0, 1), st.booleans(), st.data())

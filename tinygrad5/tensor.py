@@ -257,6 +257,12 @@ def _unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     return out
 
 
+def copy_as(values: Any, like: np.ndarray) -> np.ndarray:
+    """A copy of values with like's dtype and memory order (column-major stays column-major)."""
+    order = "F" if like.flags.f_contiguous and not like.flags.c_contiguous else "C"
+    return np.array(values, dtype=like.dtype, order=order)
+
+
 def _index_arrays(index: Any) -> Any:
     """Replace Tensors inside an index by their arrays."""
     if isinstance(index, Tensor):

@@ -45,22 +45,23 @@ def use_ours(m: int, n: int, k: int, batch: int = 1) -> bool:
             and _tile_fill(m, n) >= OURS_MIN_FILL and k >= 16)
 
 
-def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """numpy.matmul semantics for a.ndim >= 2 and b.ndim >= 2 (batched dims broadcast)."""
+def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """numpy.matmul semantics for a.ndim >= 2 and b.ndim >= 2 (batched dims broadcast), into `out`
+    (C-contiguous, of the result's shape and dtype) when given."""
     threads.ensure_policy()
     if a.dtype != b.dtype or a.dtype not in _FLOATS or a.ndim < 2 or b.ndim < 2:
-        return np.matmul(a, b)  # numpy's promotion rules and errors for anything unusual
+        return np.matmul(a, b, out=out)  # numpy's promotion rules and errors for anything unusual
     m, k, n = a.shape[-2], a.shape[-1], b.shape[-1]
     if a.ndim == 2 and b.ndim == 2:  # the common case, without the batch bookkeeping (~3 us a call)
-        return _mm.matmul(a, b) if use_ours(m, n, k) else np.matmul(a, b)
+        return _mm.matmul(a, b, out) if use_ours(m, n, k) else np.matmul(a, b, out=out)
     batch = 1
     for d in np.broadcast_shapes(a.shape[:-2], b.shape[:-2]):
         batch *= d
     if b.ndim == 2 and a.ndim > 2 and a.flags.c_contiguous:
         m, batch = m * batch, 1  # our matmul folds the batch into M here
     if use_ours(m, n, k, batch):
-        return _mm.matmul(a, b)
-    return np.matmul(a, b)
+        return _mm.matmul(a, b, out)
+    return np.matmul(a, b, out=out)
 
 
 def conv2d_forward(x, w, b, stride: tuple[int, int], padding: tuple[int, int]) -> tuple[np.ndarray, object]:

@@ -11,9 +11,9 @@ from numpy.lib.stride_tricks import sliding_window_view
 NAME = "numpy"
 
 
-def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """numpy.matmul for operands of 2 or more dims."""
-    return np.matmul(a, b)
+def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """numpy.matmul for operands of 2 or more dims, into `out` (C-contiguous) when given."""
+    return np.matmul(a, b, out=out)
 
 
 def _windows(x: np.ndarray, kh: int, kw: int, sh: int, sw: int) -> np.ndarray:

@@ -24,6 +24,12 @@ class Linear(Module):
     The homework stores W as (in, out) and computes X @ W + b; this layer's `weight` is that
     matrix transposed (load a homework W with `weight.data[...] = W.T`). Default init is the
     homework's: Xavier uniform weights U(±√(6/(in+out))) and zero bias.
+
+    Layout: when in_features > out_features the (out, in) weight is stored column-major, i.e. its
+    memory is the homework's row-major (in, out) matrix.  Values, shape and state_dict are the same;
+    only speed differs: x @ W.T and the weight gradient x.T @ g are then plain row-major BLAS
+    products, 35-40% faster at 32x1024 -> 64 than with a row-major W (MLP epoch -13%, measured in
+    BENCHMARKS.md).  Narrow-to-wide layers (the autoencoder's 32 -> 1024) measured faster row-major.
     """
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True, dtype: Any = np.float32) -> None:
@@ -31,7 +37,8 @@ class Linear(Module):
         if in_features < 1 or out_features < 1:
             raise ValueError(f"Linear needs positive sizes, got in={in_features} out={out_features}")
         self.in_features, self.out_features = in_features, out_features
-        self.weight = Parameter(np.empty((out_features, in_features), dtype=dtype))
+        order = "F" if in_features > out_features else "C"
+        self.weight = Parameter(np.empty((out_features, in_features), dtype=dtype, order=order))
         self.bias = Parameter(np.zeros(out_features, dtype=dtype)) if bias else None
         self.reset_parameters()
 

@@ -13,7 +13,7 @@ from typing import Any, Iterator, Mapping, NamedTuple
 
 import numpy as np
 
-from ..tensor import Tensor
+from ..tensor import Tensor, copy_as
 
 
 class Parameter(Tensor):
@@ -199,7 +199,7 @@ class Module:
                 raise TypeError(f"load_state_dict: key {k!r} holds dtype {arr.dtype}, not numbers")
             new[k] = arr
         for k, arr in new.items():  # only after every check passed: no half-loaded model
-            own[k].data = np.array(arr, dtype=own[k].data.dtype)
+            own[k].data = copy_as(arr, own[k].data)  # keeps the memory order (see nn.Linear)
         return IncompatibleKeys(missing, unexpected)
 
     # ---- printing --------------------------------------------------------------------------------

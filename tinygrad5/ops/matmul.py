@@ -67,7 +67,17 @@ class Linear(Function):
         if px.requires_grad:
             gx = mm(g2, self.w)
             gx = gx if len(self.shape) == 2 else gx.reshape(self.shape)
-        gw = mm(g2.T, self.x2) if pw.requires_grad else None
+        gw = None
+        if pw.requires_grad:
+            w = self.w
+            if w.flags.f_contiguous and not w.flags.c_contiguous:
+                # A column-major weight (nn.Linear stores wide-input ones so) gets a column-major
+                # gradient, written as the row-major x.T @ g: the optimizer then updates like with
+                # like, and the engine hands the fresh array to the leaf without a copy.
+                gw = np.empty(w.shape, w.dtype, order="F")
+                mm(self.x2.T, g2, out=gw.T)
+            else:
+                gw = mm(g2.T, self.x2)
         return (gx, gw) if len(self.parents) == 2 else (gx, gw, g2.sum(axis=0))
 
 

@@ -11,7 +11,7 @@ from typing import Any, Iterable, Mapping
 
 import numpy as np
 
-from ..tensor import Tensor, no_grad
+from ..tensor import Tensor, copy_as, no_grad
 
 
 class Optimizer:
@@ -120,7 +120,7 @@ class Optimizer:
                     if v.shape != p.data.shape:
                         raise ValueError(f"optimizer state_dict: state {name!r} of parameter {i} has shape "
                                          f"{v.shape} but the parameter has shape {p.data.shape}")
-                    v = np.array(v, dtype=p.data.dtype)
+                    v = copy_as(v, p.data)
                 entry[name] = v
             new_state[p] = entry
         for s, g in zip(saved, self.param_groups):
