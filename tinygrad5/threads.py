@@ -10,12 +10,15 @@ costs what its parts cost, and numba's kernels (our GEMM included) use every cor
 The reverse policy (numba serial, OpenBLAS on all cores) also removes the fight, but it leaves
 im2col, col2im, pooling and our GEMM on one core; see BENCHMARKS.md for both measured.
 
-Idle workers sleep (OMP_WAIT_POLICY=PASSIVE, unless the user set it).  A parallel launch then
-costs ~9-15 us instead of ~1.5 us, but on a machine shared with other busy processes spinning
-workers were ruinous: a LeNet training step took 177 ms with spinning workers and 21 ms with
-sleeping ones (19 ms on one thread), because a spinner holds a core that the descheduled
-partner it waits for needs.  The variable must be set before numba starts its OpenMP pool, i.e.
-before the first parallel kernel runs, which ensure_policy() does.
+Idle workers spin briefly, then sleep (OMP_WAIT_POLICY=PASSIVE with GOMP_SPINCOUNT=1000, about
+10-30 us of spinning; both left alone if the user set either).  Pure sleeping made a parallel
+launch cost 100-180 us on these VMs (waking a halted vCPU), i.e. 10-20% of a LeNet step; pure
+spinning (libgomp's default, up to ~3 ms) was ruinous on a machine shared with busy processes: a
+LeNet step took 118-177 ms instead of 18-21 ms, because a spinner holds a core that the
+descheduled partner it waits for needs.  Measured LeNet b32 step, quiet / with two busy
+processes: sleeping 11.2 / 18.2 ms, 1000 spins 9.9 / 19.5 ms, 10000 spins 10.8 / 31.3 ms.
+The variables must be set before numba starts its OpenMP pool, i.e. before the first parallel
+kernel runs, which ensure_policy() does.
 
 When.  The policy is applied by `ensure_policy()`, which the numba backend calls on first use;
 importing tinygrad5 changes nothing.  `set_num_threads(n)` re-applies it with n numba threads.
@@ -47,7 +50,9 @@ def _apply_once() -> None:
     import os
 
     from .kernels.memory import tune_malloc
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # read when numba loads libgomp
+    if "OMP_WAIT_POLICY" not in os.environ and "GOMP_SPINCOUNT" not in os.environ:
+        # read when numba loads libgomp; the spin count overrides PASSIVE's zero spins
+        os.environ["OMP_WAIT_POLICY"], os.environ["GOMP_SPINCOUNT"] = "PASSIVE", "1000"
     tune_malloc()
     _limit_blas_to_one()
     _state["applied"] = True
