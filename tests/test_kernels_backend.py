@@ -94,6 +94,20 @@ def test_import_compiles_nothing_and_leaves_blas_alone():
     assert res.returncode == 0, res.stderr
 
 
+@pytest.mark.parametrize("user_env,want", [({}, ("PASSIVE", "1000")),
+                                           ({"OMP_WAIT_POLICY": "ACTIVE"}, ("ACTIVE", None)),
+                                           ({"GOMP_SPINCOUNT": "50"}, (None, "50"))])
+def test_policy_sets_brief_spinning_unless_the_user_chose(user_env, want):
+    import os
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
+    code = ("import os\nfrom tinygrad5 import threads\nthreads.ensure_policy()\n"
+            "print(os.environ.get('OMP_WAIT_POLICY'), os.environ.get('GOMP_SPINCOUNT'))")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                         env={**env, **user_env})
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.split() == [str(w) for w in want]
+
+
 def test_read_only_inputs_reuse_the_compiled_kernels():
     from tinygrad5.kernels import gemm
     a = np.ones((30, 40), np.float32)
