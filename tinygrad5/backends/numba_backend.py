@@ -15,9 +15,11 @@ from __future__ import annotations
 import numpy as np
 
 from .. import threads
+from . import numpy_backend as _np_backend
 from ..kernels import conv2d as _conv
 from ..kernels import linalg as _mm
 from ..kernels import pool as _pool
+from ..kernels import sgd as _sgd
 from ..kernels import softmax_xent as _sx
 from ..kernels._jit import MR, NR
 
@@ -92,3 +94,12 @@ def softmax_cross_entropy_forward(logits, labels) -> tuple[np.ndarray, np.ndarra
 def softmax_cross_entropy_backward(probs, labels, gloss) -> np.ndarray:
     """d logits = (probs - onehot(labels)) * gloss[:, None]."""
     return _sx.softmax_cross_entropy_backward(probs, np.asarray(labels, dtype=np.int64), gloss)
+
+
+def sgd_step(w: np.ndarray, d: np.ndarray, buf: np.ndarray | None, lr: float, mu: float, damp: float) -> None:
+    """In place: with buf, buf = mu*buf + (1-damp)*d and w -= lr*buf; without, w -= lr*d.
+
+    One fused pass when the arrays share a contiguous layout (the usual case), numpy otherwise.
+    """
+    if not _sgd.sgd_step(w, d, buf, lr, mu, damp):
+        _np_backend.sgd_step(w, d, buf, lr, mu, damp)

@@ -86,3 +86,12 @@ def softmax_cross_entropy_backward(probs, labels, gloss):
     d = probs.copy()
     d[np.arange(len(labels)), labels] -= 1
     return d * gloss[:, None]
+
+
+def sgd_step(w: np.ndarray, d: np.ndarray, buf: np.ndarray | None, lr: float, mu: float, damp: float) -> None:
+    """In place: with buf, buf = mu*buf + (1-damp)*d and w -= lr*buf; without, w -= lr*d."""
+    if buf is not None:
+        buf *= mu
+        buf += d if damp == 0 else d * (1.0 - damp)
+        d = buf
+    w -= d * lr

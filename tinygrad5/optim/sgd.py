@@ -5,6 +5,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
+from .. import backend as _backend
 from .optimizer import Optimizer
 
 
@@ -31,34 +32,34 @@ class SGD(Optimizer):
     def _update(self, group: dict[str, Any]) -> None:
         lr, mu, damp = group["lr"], group["momentum"], group["dampening"]
         wd, nesterov = group["weight_decay"], group["nesterov"]
+        step = _backend.current().sgd_step  # one fused pass per parameter on the numba backend
         for p in group["params"]:
             if p.grad is None:
                 continue
             g, w = p.grad.data, p.data
-            s, t = self._buffers(p, 2)
+            d = g
             if wd:
+                s = self._buffers(p, 1)[0]
                 np.multiply(w, wd, out=s)
                 s += g
                 d = s  # d lives in scratch, so the grad array is never written
+            if not mu:
+                step(w, d, None, lr, 0.0, 0.0)
+                continue
+            st = self.state.setdefault(p, {})
+            buf = st.get("momentum_buffer")
+            if buf is None:  # torch: the first buffer is d itself, undamped
+                buf = st["momentum_buffer"] = np.array(d, dtype=w.dtype)
+                if not nesterov:
+                    step(w, buf, None, lr, 0.0, 0.0)
+                    continue
+            elif not nesterov:
+                step(w, d, buf, lr, mu, damp)
+                continue
             else:
-                d = g
-            if mu:
-                st = self.state.setdefault(p, {})
-                buf = st.get("momentum_buffer")
-                if buf is None:
-                    buf = st["momentum_buffer"] = np.array(d, dtype=w.dtype)
-                else:
-                    buf *= mu
-                    if damp:
-                        np.multiply(d, 1.0 - damp, out=t)
-                        buf += t
-                    else:
-                        buf += d
-                if nesterov:
-                    np.multiply(buf, mu, out=t)
-                    t += d
-                    d = t
-                else:
-                    d = buf
-            np.multiply(d, lr, out=s)
-            w -= s
+                buf *= mu
+                buf += d  # nesterov needs dampening 0
+            t = self._buffers(p, 2)[1]
+            np.multiply(buf, mu, out=t)
+            t += d
+            step(w, t, None, lr, 0.0, 0.0)
