@@ -169,7 +169,7 @@ class Tensor:
             if self.data.size != 1:
                 raise RuntimeError(f"backward() without a gradient needs a scalar output, got shape "
                                    f"{self.shape}; pass backward(grad) with that shape")
-            g = np.ones_like(self.data)
+            g = np.ones(self.data.shape, self.data.dtype)
         else:
             g = _to_array(grad, self.data.dtype)
             if g.shape != self.data.shape:

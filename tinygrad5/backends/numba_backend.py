@@ -33,8 +33,6 @@ OURS_MIN_MACS = 1 << 22
 # (25088x25@25x20, fill 0.62: BLAS 65 vs ours 50 GFLOP/s; 3200x500@500x50, fill 0.78: ours wins).
 OURS_MIN_FILL = 0.75
 
-_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
-
 
 def _tile_fill(m: int, n: int) -> float:
     """Fraction of the MR x NR register tiles that hold real output elements."""
@@ -43,15 +41,17 @@ def _tile_fill(m: int, n: int) -> float:
 
 def use_ours(m: int, n: int, k: int, batch: int = 1) -> bool:
     """True where our GEMM is measured faster than (single-threaded) OpenBLAS for this shape."""
-    return (threads.get_num_threads() > 1 and batch * m * n * k >= OURS_MIN_MACS
-            and _tile_fill(m, n) >= OURS_MIN_FILL and k >= 16)
+    # the size test first: it alone decides the many small products of a training step
+    return (batch * m * n * k >= OURS_MIN_MACS and k >= 16 and _tile_fill(m, n) >= OURS_MIN_FILL
+            and threads.get_num_threads() > 1)
 
 
 def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """numpy.matmul semantics for a.ndim >= 2 and b.ndim >= 2 (batched dims broadcast), into `out`
     (C-contiguous, of the result's shape and dtype) when given."""
     threads.ensure_policy()
-    if a.dtype != b.dtype or a.dtype not in _FLOATS or a.ndim < 2 or b.ndim < 2:
+    dt = a.dtype
+    if dt != b.dtype or dt.char not in "fd" or a.ndim < 2 or b.ndim < 2:
         return np.matmul(a, b, out=out)  # numpy's promotion rules and errors for anything unusual
     m, k, n = a.shape[-2], a.shape[-1], b.shape[-1]
     if a.ndim == 2 and b.ndim == 2:  # the common case, without the batch bookkeeping (~3 us a call)

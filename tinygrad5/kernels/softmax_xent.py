@@ -68,7 +68,7 @@ def _bwd(probs, labels, gloss, g):
 
 def _check(z: np.ndarray, labels: np.ndarray) -> None:
     """Shapes and dtypes shared by both directions."""
-    if z.ndim != 2 or z.dtype not in (np.float32, np.float64):
+    if z.ndim != 2 or z.dtype.char not in "fd":
         raise ValueError(f"softmax_cross_entropy needs float32/float64 (N,C) logits, got {z.dtype} {z.shape}")
     if labels.shape != (z.shape[0],) or labels.dtype != np.int64:
         raise ValueError(f"labels must be int64 of shape ({z.shape[0]},), got {labels.dtype} {labels.shape}")

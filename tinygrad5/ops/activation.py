@@ -25,7 +25,10 @@ class Sigmoid(Function):
         return self.out
 
     def backward(self, g):
-        return g * self.out * (1 - self.out)
+        d = 1 - self.out  # one new array, then in place: g * out * (1 - out)
+        d *= self.out
+        d *= g
+        return d
 
 
 class Tanh(Function):

@@ -59,10 +59,11 @@ def cross_entropy(logits: Tensor, target: Any, reduction: str = "mean") -> Tenso
     if t.ndim == 1 and t.dtype.kind in "iub":
         if t.shape[0] != n:
             raise ValueError(f"cross_entropy: {n} rows of logits {logits.shape} but {t.shape[0]} labels")
-        bad = (t < 0) | (t >= c)
-        if bad.any():
-            raise ValueError(f"cross_entropy: label {t[bad][0]} is out of range for {c} classes")
-        return CrossEntropy.apply(logits, labels=t.astype(np.int64, copy=False), reduction=reduction)
+        labels = t.astype(np.int64, copy=False)
+        if (labels.view(np.uint64) >= c).any():  # one test catches both ends: negatives wrap to huge
+            bad = (labels < 0) | (labels >= c)
+            raise ValueError(f"cross_entropy: label {labels[bad][0]} is out of range for {c} classes")
+        return CrossEntropy.apply(logits, labels=labels, reduction=reduction)
     if t.shape != logits.shape:
         raise ValueError(f"cross_entropy target must be class indices of shape ({n},) or one-hot of "
                          f"shape {logits.shape}, got shape {t.shape} dtype {t.dtype}")
