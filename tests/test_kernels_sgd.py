@@ -9,7 +9,7 @@ from tinygrad5.backends import numpy_backend as npb
 from tinygrad5.kernels import sgd
 
 
-def _arrays(dtype, order, shape=(7, 5), seed=0):
+def _arrays(dtype, order, shape, seed=0):
     rng = np.random.default_rng(seed)
     return [np.array(rng.standard_normal(shape), dtype=dtype, order=order) for _ in range(3)]
 
@@ -17,8 +17,9 @@ def _arrays(dtype, order, shape=(7, 5), seed=0):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("order", ["C", "F"])
 @pytest.mark.parametrize("mu,damp", [(0.0, 0.0), (0.9, 0.0), (0.9, 0.3)])
-def test_fused_update_is_bit_identical_to_numpy(dtype, order, mu, damp):
-    w, d, buf = _arrays(dtype, order)
+@pytest.mark.parametrize("shape", [(7, 5), (300, 457)])  # serial; parallel spans with a short last one
+def test_fused_update_is_bit_identical_to_numpy(dtype, order, mu, damp, shape):
+    w, d, buf = _arrays(dtype, order, shape)
     w2, buf2 = w.copy(order="K"), buf.copy(order="K")
     use = buf if mu else None
     nb.sgd_step(w, d, use, 0.01, mu, damp)
@@ -28,7 +29,7 @@ def test_fused_update_is_bit_identical_to_numpy(dtype, order, mu, damp):
 
 
 def test_mismatched_layouts_fall_back_to_numpy_and_still_pair_elements():
-    w, d, buf = _arrays(np.float32, "C")
+    w, d, buf = _arrays(np.float32, "C", (7, 5))
     dF = np.asfortranarray(d)
     want_w, want_b = w.copy(), buf.copy()
     npb.sgd_step(want_w, d, want_b, 0.1, 0.9, 0.0)

@@ -19,6 +19,7 @@ from . import numpy_backend as _np_backend
 from ..kernels import conv2d as _conv
 from ..kernels import linalg as _mm
 from ..kernels import pool as _pool
+from ..kernels import relu as _relu
 from ..kernels import sgd as _sgd
 from ..kernels import softmax_xent as _sx
 from ..kernels._jit import MR, NR
@@ -103,3 +104,19 @@ def sgd_step(w: np.ndarray, d: np.ndarray, buf: np.ndarray | None, lr: float, mu
     """
     if not _sgd.sgd_step(w, d, buf, lr, mu, damp):
         _np_backend.sgd_step(w, d, buf, lr, mu, damp)
+
+
+# Below this many elements numpy's two calls are as fast as a kernel call (measured 32x64: 2.4 us).
+RELU_MIN_ELEMS = 1 << 12
+
+
+def relu_forward(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(max(a, 0), the mask a > 0) in one pass over a, on every core for large arrays."""
+    res = _relu.relu_forward(a) if a.size >= RELU_MIN_ELEMS else None
+    return res if res is not None else _np_backend.relu_forward(a)
+
+
+def relu_backward(g: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """g where the input was positive, else 0."""
+    res = _relu.relu_backward(g, mask) if g.size >= RELU_MIN_ELEMS else None
+    return res if res is not None else _np_backend.relu_backward(g, mask)

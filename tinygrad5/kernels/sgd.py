@@ -10,14 +10,20 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._jit import njit
+from numba import prange
 
-JIT = dict(cache=True, nogil=True)
+from .. import threads
+from ._jit import JIT, njit
+
+PARALLEL_MIN_ELEMS = 1 << 17  # fc1's 640k weights split over the cores; the rest stay serial
+CHUNK = 1 << 15
 
 
+# Spans are sliced first so loop indices start at 0 (numba then drops its negative-index check,
+# which blocks vectorisation).
 @njit(**JIT)
-def _plain(w, d, lr):
-    """w -= lr*d on 1-D views of the same length."""
+def _plain_span(w, d, lr, i0, i1):
+    w, d = w[i0:i1], d[i0:i1]
     s = np.empty(1, w.dtype)  # the scalar in w's dtype: float32 math stays float32 and vectorises
     s[0] = lr
     lr_ = s[0]
@@ -26,8 +32,8 @@ def _plain(w, d, lr):
 
 
 @njit(**JIT)
-def _momentum(w, d, buf, lr, mu, damp):
-    """buf = mu*buf + (1-damp)*d; w -= lr*buf, on 1-D views of the same length."""
+def _momentum_span(w, d, buf, lr, mu, damp, i0, i1):
+    w, d, buf = w[i0:i1], d[i0:i1], buf[i0:i1]
     s = np.empty(3, w.dtype)
     s[0], s[1], s[2] = lr, mu, 1.0 - damp
     lr_, mu_, c = s[0], s[1], s[2]
@@ -43,6 +49,34 @@ def _momentum(w, d, buf, lr, mu, damp):
             w[i] -= lr_ * b
 
 
+@njit(**JIT)
+def _plain(w, d, lr):
+    """w -= lr*d on 1-D views of the same length."""
+    _plain_span(w, d, lr, 0, w.shape[0])
+
+
+@njit(**JIT)
+def _momentum(w, d, buf, lr, mu, damp):
+    """buf = mu*buf + (1-damp)*d; w -= lr*buf, on 1-D views of the same length."""
+    _momentum_span(w, d, buf, lr, mu, damp, 0, w.shape[0])
+
+
+@njit(parallel=True, **JIT)
+def _plain_par(w, d, lr):
+    """_plain in CHUNK-sized spans over the threads."""
+    n = w.shape[0]
+    for t in prange((n + CHUNK - 1) // CHUNK):
+        _plain_span(w, d, lr, t * CHUNK, min(n, (t + 1) * CHUNK))
+
+
+@njit(parallel=True, **JIT)
+def _momentum_par(w, d, buf, lr, mu, damp):
+    """_momentum in CHUNK-sized spans over the threads."""
+    n = w.shape[0]
+    for t in prange((n + CHUNK - 1) // CHUNK):
+        _momentum_span(w, d, buf, lr, mu, damp, t * CHUNK, min(n, (t + 1) * CHUNK))
+
+
 def sgd_step(w: np.ndarray, d: np.ndarray, buf: np.ndarray | None, lr: float, mu: float, damp: float) -> bool:
     """In place: with buf, buf = mu*buf + (1-damp)*d and w -= lr*buf; without, w -= lr*d.
 
@@ -55,10 +89,12 @@ def sgd_step(w: np.ndarray, d: np.ndarray, buf: np.ndarray | None, lr: float, mu
     if (d.strides != st or d.shape != shape or d.dtype != dt or dt.char not in "fd" or not flags.writeable
             or not (flags.c_contiguous or flags.f_contiguous)):
         return False
+    par = w.size >= PARALLEL_MIN_ELEMS and threads.get_num_threads() > 1
     if buf is None:
-        _plain(w.ravel(order="K"), d.ravel(order="K"), lr)
+        (_plain_par if par else _plain)(w.ravel(order="K"), d.ravel(order="K"), lr)
         return True
     if buf.strides != st or buf.shape != shape or buf.dtype != dt or not buf.flags.writeable:
         return False
-    _momentum(w.ravel(order="K"), d.ravel(order="K"), buf.ravel(order="K"), lr, mu, damp)
+    (_momentum_par if par else _momentum)(w.ravel(order="K"), d.ravel(order="K"), buf.ravel(order="K"),
+                                          lr, mu, damp)
     return True
