@@ -70,13 +70,22 @@ def cross_entropy(logits: Tensor, target: Any, reduction: str = "mean") -> Tenso
     return CrossEntropy.apply(logits, soft=t.astype(logits.dtype, copy=False), reduction=reduction)
 
 
+# Up to this many elements a summed squared error is one BLAS dot (no squares array; 36x1024: 15 ->
+# 7 us); beyond it numpy's pairwise sum keeps float32 rounding error from growing with the length.
+DOT_MAX_ELEMS = 1 << 20
+
+
 class MSE(Function):
     def forward(self, a, b, reduction="mean"):
-        self.d, self.reduction = a - b, reduction
-        sq = self.d * self.d
+        d = self.d = a - b
+        self.reduction = reduction
         if reduction == "none":
-            return sq
-        return sq.mean() if reduction == "mean" else sq.sum()
+            return d * d
+        if d.size <= DOT_MAX_ELEMS and d.flags.c_contiguous:
+            total = np.asarray(np.vdot(d, d), dtype=d.dtype)
+        else:
+            total = np.asarray((d * d).sum(), dtype=d.dtype)
+        return total / d.size if reduction == "mean" else total
 
     def backward(self, g):
         scale = 2.0 / self.d.size if self.reduction == "mean" else 2.0
