@@ -65,6 +65,19 @@ def test_policy_limits_blas_after_first_use():
     assert blas and all(t == 1 for t in blas)
 
 
+def test_policy_covers_every_blas_the_kernels_load():
+    # a fresh process: numba binds scipy's own OpenBLAS when it loads compiled kernels
+    code = ("import numpy as np\nfrom threadpoolctl import threadpool_info\n"
+            "from tinygrad5.backends import numba_backend as nb\n"
+            "x = np.ones((2, 3, 8, 8), np.float32); w = np.ones((4, 3, 3, 3), np.float32)\n"
+            "nb.conv2d_forward(x, w, None, (1, 1), (0, 0))\n"
+            "print([(p['filepath'], p['num_threads']) for p in threadpool_info() if p['user_api'] == 'blas'])")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    libs = eval(res.stdout)  # noqa: S307 - our own printed list
+    assert libs and all(n == 1 for _, n in libs), libs
+
+
 def test_set_num_threads_validates_and_round_trips():
     n = threads.get_num_threads()
     with pytest.raises(ValueError, match="set_num_threads"):

@@ -39,6 +39,10 @@ def max_threads() -> int:
 def _limit_blas_to_one() -> None:
     """Pin every loaded BLAS (OpenBLAS, MKL, BLIS) to one thread, process-wide."""
     from threadpoolctl import threadpool_limits
+    try:  # numba binds scipy's own OpenBLAS when it loads compiled kernels: load it now, so the
+        import scipy.linalg.cython_blas  # noqa: F401  limit below covers it too
+    except ImportError:
+        pass
     # Not used as a context manager: the limit stays in force until restore_blas().
     _state["limiter"] = threadpool_limits(limits=1, user_api="blas")
 
