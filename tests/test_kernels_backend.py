@@ -138,3 +138,16 @@ def test_read_only_inputs_reuse_the_compiled_kernels():
     from tinygrad5.kernels import pool
     for disp in (gemm.gemm_serial, gemm.gemm_parallel, pool._fwd_ser, pool._fwd_par):
         assert not any(getattr(t, "readonly", False) for sig in disp.signatures for t in sig)
+
+
+def test_big_endian_and_mixed_out_dtypes_follow_numpy():
+    a = np.arange(256 * 256, dtype=">f4").reshape(256, 256) / 65536
+    want = a.astype(np.float32) @ a.astype(np.float32)
+    np.testing.assert_allclose(nb.matmul(a, a), want, rtol=1e-5)
+    out = np.empty((256, 256), np.float32)
+    b = a.astype(np.float64)
+    assert nb.matmul(b, b, out=out) is out  # float64 product cast into a float32 out, like numpy
+    np.testing.assert_allclose(out, want, rtol=1e-5)
+    logits = np.array([[1.0, 2.0, 0.5]], ">f4")
+    loss, probs = nb.softmax_cross_entropy_forward(logits, np.array([1]))
+    np.testing.assert_allclose(loss, np.log(np.exp([1.0, 2.0, 0.5]).sum()) - 2.0, rtol=1e-6)

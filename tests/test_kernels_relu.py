@@ -33,3 +33,27 @@ def test_relu_kernels_decline_what_they_do_not_handle_and_the_backend_falls_back
     np.testing.assert_array_equal(out, np.maximum(a.T, 0))
     assert relu.relu_backward(a, mask) is None  # shape mismatch
     np.testing.assert_array_equal(nb.relu_backward(a.T, mask), a.T * mask)
+
+
+def test_big_endian_and_read_only_inputs_take_numpy_s_path():
+    a = np.linspace(-1, 1, 8192).astype(">f4").reshape(64, 128)
+    assert relu.relu_forward(a) is None
+    out, mask = nb.relu_forward(a)
+    np.testing.assert_array_equal(out, np.maximum(a, 0))
+    ro = np.ascontiguousarray(a, dtype=np.float32)
+    ro.flags.writeable = False
+    assert relu.relu_forward(ro) is None
+
+
+def test_relu_op_through_autograd_at_kernel_size():
+    import tinygrad5 as tg
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((64, 128)).astype(np.float32)  # 8192 elements: the kernel path
+    g = rng.standard_normal((64, 128)).astype(np.float32)
+    for backend in ("numba", "numpy"):
+        t = tg.Tensor(x, requires_grad=True)
+        with tg.backend(backend):
+            y = tg.relu(t)
+            y.backward(g)
+        np.testing.assert_array_equal(y.data, np.maximum(x, 0))
+        np.testing.assert_array_equal(t.grad.data, g * (x > 0))

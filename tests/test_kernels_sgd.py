@@ -40,3 +40,38 @@ def test_mismatched_layouts_fall_back_to_numpy_and_still_pair_elements():
     for other in (d.astype(np.float64), d[:, :4], np.asfortranarray(buf)):
         assert not sgd.sgd_step(w, d, other, 0.1, 0.9, 0.0)
     assert not sgd.sgd_step(w[:, ::2], d[:, ::2], None, 0.1, 0.0, 0.0)  # not contiguous
+
+
+def test_partly_overlapping_arrays_and_read_only_gradients_take_numpy_s_path():
+    base = np.arange(1, 1001, dtype=np.float32)
+    w, d = base[1:], base[:-1]  # d overlaps w shifted by one element
+    assert not sgd.sgd_step(w, d, None, 0.5, 0.0, 0.0)
+    ro = np.ones(5, np.float32)
+    ro.flags.writeable = False
+    assert not sgd.sgd_step(np.ones(5, np.float32), ro, None, 0.5, 0.0, 0.0)
+    want = base.copy()
+    npb.sgd_step(want[1:], want[:-1], None, 0.5, 0.0, 0.0)  # numpy's temporary makes this well defined
+    nb.sgd_step(w, d, None, 0.5, 0.0, 0.0)
+    assert np.array_equal(base, want)
+
+
+def test_big_endian_parameters_update_through_numpy():
+    w = np.arange(6, dtype=">f4")
+    d = np.ones(6, dtype=">f4")
+    assert not sgd.sgd_step(w, d, None, 0.5, 0.0, 0.0)
+    nb.sgd_step(w, d, None, 0.5, 0.0, 0.0)
+    np.testing.assert_array_equal(w, np.arange(6) - 0.5)
+
+
+def test_a_big_parameter_update_applies_the_thread_policy_first():
+    import subprocess
+    import sys
+    code = ("import os\nimport numpy as np\nfrom tinygrad5.backends import numba_backend as nb\n"
+            "from tinygrad5 import threads\n"
+            "w = np.zeros(300_000, np.float32); d = np.ones_like(w)\n"
+            "nb.sgd_step(w, d, None, 0.5, 0.0, 0.0)\n"
+            "print(threads._state['applied'], os.environ.get('GOMP_SPINCOUNT'), float(w[0]))")
+    env = {k: v for k, v in __import__("os").environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env=env)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.split() == ["True", "1000", "-0.5"]

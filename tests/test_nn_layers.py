@@ -63,6 +63,20 @@ def test_linear_wide_input_weight_is_column_major_and_computes_the_same(backend)
     assert wide.to(np.float64).weight.data.flags.f_contiguous
 
 
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_linear_float64_input_into_float32_wide_weight_at_gemm_size(backend):
+    # 784 -> 128 at batch 64 is 6.4 M multiply-adds: the numba backend's own GEMM computes the
+    # weight gradient, which must not be asked to write float64 results into the float32 buffer
+    tg.manual_seed(0)
+    layer = nn.Linear(784, 128)
+    x = np.random.default_rng(0).standard_normal((64, 784))
+    with tg.backend(backend):
+        layer(tg.Tensor(x)).sum().backward()
+    g = layer.weight.grad.data
+    assert g.dtype == np.float32 and g.shape == (128, 784)
+    np.testing.assert_allclose(g, np.ones((64, 128)).T @ x, rtol=1e-5, atol=1e-4)
+
+
 @settings(max_examples=15)
 @given(st.integers(1, 2), st.integers(1, 3), st.integers(1, 3), st.integers(1, 3), st.integers(1, 2),
        st.integers(0, 1), st.booleans(), st.data())
@@ -134,6 +148,22 @@ def test_mse_loss_values_and_gradients(reduction, data):
     sq = (a - b) ** 2
     np.testing.assert_allclose(loss(tg.Tensor(a), b).item(), sq.mean() if reduction == "mean" else sq.sum())
     assert tg.gradcheck(loss, T(a), T(b))
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.int16, np.float32])
+def test_mse_loss_sums_like_numpy_for_integers_and_long_float32(dtype):
+    # integers (squares that fit their dtype) sum widened like numpy, not wrapped by a dot in their
+    # own dtype; long float32 sums (one dot up to 2^20 elements, pairwise beyond) stay near float64
+    rng = np.random.default_rng(0)
+    n = 1000 if dtype != np.float32 else (1 << 20) + 3
+    a = rng.integers(0, 16, n).astype(dtype) if dtype != np.float32 else rng.random(n, dtype=dtype)
+    b = np.zeros(n, dtype)
+    want = float(((a.astype(np.float64) - b) ** 2).sum())
+    for m in (n // 2, n):  # below and above the dot threshold for float32
+        got = tg.mse_loss(tg.Tensor(a[:m]), tg.Tensor(b[:m]), reduction="sum").item()
+        ref = float(((a[:m].astype(np.float64)) ** 2).sum())
+        np.testing.assert_allclose(got, ref, rtol=1e-5)
+    assert tg.mse_loss(tg.Tensor(a), tg.Tensor(b), reduction="mean").item() == pytest.approx(want / n, rel=1e-5)
 
 
 def test_loss_reduction_is_validated():

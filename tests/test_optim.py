@@ -42,6 +42,16 @@ def test_sgd_plain_momentum_dampening_nesterov_weight_decay_by_hand():
     b2 = 0.9 * b1 + g2
     np.testing.assert_allclose(q.data, after1 - 0.1 * (g2 + 0.9 * b2))
 
+    # a group edited (or loaded) past the constructor's check still applies its dampening, as torch does
+    r = param([1.0, -2.0])
+    opt = optim.SGD([r], lr=0.1, momentum=0.9, nesterov=True)
+    opt.param_groups[0]["dampening"] = 0.5
+    for g in (g1, g2):
+        set_grad(r, g)
+        opt.step()
+    b2 = 0.9 * b1 + 0.5 * g2
+    np.testing.assert_allclose(r.data, after1 - 0.1 * (g2 + 0.9 * b2))
+
 
 def test_homework_momentum_form_equals_sgd_momentum():
     tg.manual_seed(0)

@@ -1,7 +1,7 @@
 """Which array backend the heavy ops use: "numba" (our kernels, the default) or "numpy" (reference).
 
-Only matmul, conv2d, max_pool2d and the fused softmax-cross-entropy go through a backend; the
-elementwise ops are numpy in both. The environment variable TINYGRAD5_BACKEND sets the default.
+Only matmul, conv2d, max_pool2d, the fused softmax-cross-entropy, ReLU and SGD's update go through
+a backend; the other elementwise ops are numpy in both. The environment variable TINYGRAD5_BACKEND sets the default.
 """
 from __future__ import annotations
 

@@ -22,7 +22,7 @@ from ..kernels import pool as _pool
 from ..kernels import relu as _relu
 from ..kernels import sgd as _sgd
 from ..kernels import softmax_xent as _sx
-from ..kernels._jit import MR, NR
+from ..kernels._jit import MR, NR, native_float
 
 NAME = "numba"
 
@@ -52,7 +52,8 @@ def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.nd
     (C-contiguous, of the result's shape and dtype) when given."""
     threads.ensure_policy()
     dt = a.dtype
-    if dt != b.dtype or dt.char not in "fd" or a.ndim < 2 or b.ndim < 2:
+    if (dt != b.dtype or not native_float(dt) or a.ndim < 2 or b.ndim < 2
+            or (out is not None and (out.dtype != dt or not out.flags.c_contiguous))):
         return np.matmul(a, b, out=out)  # numpy's promotion rules and errors for anything unusual
     m, k, n = a.shape[-2], a.shape[-1], b.shape[-1]
     if a.ndim == 2 and b.ndim == 2:  # the common case, without the batch bookkeeping (~3 us a call)
@@ -89,6 +90,8 @@ def max_pool2d_backward(gout, cache) -> np.ndarray:
 
 def softmax_cross_entropy_forward(logits, labels) -> tuple[np.ndarray, np.ndarray]:
     """-> (per-sample loss (N,), probs (N,C)), max-subtracted."""
+    if logits.dtype.kind == "f" and not logits.dtype.isnative:  # e.g. big-endian data from a file
+        logits = logits.astype(logits.dtype.newbyteorder("="))
     return _sx.softmax_cross_entropy_forward(logits, np.asarray(labels, dtype=np.int64))
 
 
@@ -102,6 +105,7 @@ def sgd_step(w: np.ndarray, d: np.ndarray, buf: np.ndarray | None, lr: float, mu
 
     One fused pass when the arrays share a contiguous layout (the usual case), numpy otherwise.
     """
+    threads.ensure_policy()  # big parameters run a parallel kernel: the policy must come first
     if not _sgd.sgd_step(w, d, buf, lr, mu, damp):
         _np_backend.sgd_step(w, d, buf, lr, mu, damp)
 

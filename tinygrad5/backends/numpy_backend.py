@@ -1,4 +1,5 @@
-"""The reference backend: matmul, conv2d, max_pool2d and softmax-cross-entropy in plain numpy.
+"""The reference backend: matmul, conv2d, max_pool2d, softmax-cross-entropy, ReLU and the SGD
+update in plain numpy.
 
 Every backend module exposes these functions on numpy arrays (never Tensors); `cache` values are
 opaque to the caller and handed back to the matching backward.

@@ -58,10 +58,15 @@ def stack_buf(typingctx, like, n):
     return sig, codegen
 
 
+def native_float(dt: np.dtype) -> bool:
+    """float32 or float64 in this machine's byte order: what the kernels are compiled for."""
+    return dt.char in "fd" and dt.isnative
+
+
 def c_array(x: np.ndarray, dtype=None) -> np.ndarray:
     """C-contiguous and writeable (numba compiles read-only arrays as a separate signature)."""
     y = np.ascontiguousarray(x, dtype=dtype)
     return y if y.flags.writeable else y.copy()
 
 
-__all__ = ["c_array", "FASTMATH", "MR", "NR", "JIT", "njit", "stack_tile", "stack_buf"]
+__all__ = ["c_array", "native_float", "FASTMATH", "MR", "NR", "JIT", "njit", "stack_tile", "stack_buf"]

@@ -11,7 +11,7 @@ import numpy as np
 from numba import prange
 
 from .. import threads
-from ._jit import JIT, njit
+from ._jit import JIT, native_float, njit
 
 PARALLEL_MIN_ELEMS = 1 << 16  # below this a launch costs more than the second core saves
 CHUNK = 1 << 14               # elements per parallel task
@@ -66,8 +66,9 @@ def _parallel(n: int) -> bool:
 
 
 def relu_forward(a: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-    """(max(a, 0), a > 0) for a C-contiguous float32/float64 array; None for anything else."""
-    if a.dtype.char not in "fd" or not a.flags.c_contiguous:
+    """(max(a, 0), a > 0) for a writeable C-contiguous native float32/float64 array; None for anything
+    else (read-only arrays would compile a second signature)."""
+    if not native_float(a.dtype) or not a.flags.c_contiguous or not a.flags.writeable:
         return None
     threads.ensure_policy()
     out = np.empty_like(a)
@@ -79,7 +80,7 @@ def relu_forward(a: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
 
 def relu_backward(g: np.ndarray, mask: np.ndarray) -> np.ndarray | None:
     """g * mask for a C-contiguous float g and a bool mask of its shape; None for anything else."""
-    if (g.dtype.char not in "fd" or not g.flags.c_contiguous or mask.shape != g.shape
+    if (not native_float(g.dtype) or not g.flags.c_contiguous or not g.flags.writeable or mask.shape != g.shape
             or mask.dtype != np.bool_ or not mask.flags.c_contiguous):
         return None
     threads.ensure_policy()

@@ -13,7 +13,7 @@ import numpy as np
 from numba import prange
 
 from .. import threads
-from ._jit import JIT, njit
+from ._jit import JIT, native_float, njit
 
 PARALLEL_MIN_ELEMS = 1 << 17  # fc1's 640k weights split over the cores; the rest stay serial
 CHUNK = 1 << 15
@@ -77,23 +77,33 @@ def _momentum_par(w, d, buf, lr, mu, damp):
         _momentum_span(w, d, buf, lr, mu, damp, t * CHUNK, min(n, (t + 1) * CHUNK))
 
 
+def _may_overlap(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether two arrays might share memory; arrays that own their data (the usual case) cannot."""
+    return (a.base is not None or b.base is not None) and np.may_share_memory(a, b)
+
+
 def sgd_step(w: np.ndarray, d: np.ndarray, buf: np.ndarray | None, lr: float, mu: float, damp: float) -> bool:
     """In place: with buf, buf = mu*buf + (1-damp)*d and w -= lr*buf; without, w -= lr*d.
 
-    Returns False, touching nothing, unless w, d (and buf) share one float dtype, shape and
-    contiguous layout (C or F: their memory is then paired element by element) and w is writeable.
-    The checks are plain attribute reads: this runs once per parameter per step.
+    Returns False, touching nothing, unless w, d (and buf) share one native float dtype, shape and
+    contiguous layout (C or F: their memory is then paired element by element), are writeable (a
+    read-only one would compile a second signature) and do not partly overlap (numpy's temporaries
+    make that case well defined; a one-pass kernel would read what it already wrote).  The checks
+    are plain attribute reads: this runs once per parameter per step.
     """
     st, shape, dt = w.strides, w.shape, w.dtype
     flags = w.flags
-    if (d.strides != st or d.shape != shape or d.dtype != dt or dt.char not in "fd" or not flags.writeable
-            or not (flags.c_contiguous or flags.f_contiguous)):
+    if (d.strides != st or d.shape != shape or d.dtype != dt or not native_float(dt) or not flags.writeable
+            or not d.flags.writeable or not (flags.c_contiguous or flags.f_contiguous)
+            or (d is not w and _may_overlap(w, d))):
         return False
+    lr, mu, damp = float(lr), float(mu), float(damp)  # one compiled signature, whatever the caller passes
     par = w.size >= PARALLEL_MIN_ELEMS and threads.get_num_threads() > 1
     if buf is None:
         (_plain_par if par else _plain)(w.ravel(order="K"), d.ravel(order="K"), lr)
         return True
-    if buf.strides != st or buf.shape != shape or buf.dtype != dt or not buf.flags.writeable:
+    if (buf.strides != st or buf.shape != shape or buf.dtype != dt or not buf.flags.writeable
+            or _may_overlap(buf, w) or _may_overlap(buf, d)):
         return False
     (_momentum_par if par else _momentum)(w.ravel(order="K"), d.ravel(order="K"), buf.ravel(order="K"),
                                           lr, mu, damp)

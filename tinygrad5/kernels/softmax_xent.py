@@ -13,7 +13,7 @@ import numpy as np
 from numba import prange
 
 from .. import threads
-from ._jit import JIT, c_array, njit
+from ._jit import JIT, c_array, native_float, njit
 
 # Serial below this many logits: at the MLP's 32 x 36 the whole kernel takes about a microsecond.
 PARALLEL_MIN_ELEMS = 1 << 16
@@ -68,7 +68,7 @@ def _bwd(probs, labels, gloss, g):
 
 def _check(z: np.ndarray, labels: np.ndarray) -> None:
     """Shapes and dtypes shared by both directions."""
-    if z.ndim != 2 or z.dtype.char not in "fd":
+    if z.ndim != 2 or not native_float(z.dtype):
         raise ValueError(f"softmax_cross_entropy needs float32/float64 (N,C) logits, got {z.dtype} {z.shape}")
     if labels.shape != (z.shape[0],) or labels.dtype != np.int64:
         raise ValueError(f"labels must be int64 of shape ({z.shape[0]},), got {labels.dtype} {labels.shape}")

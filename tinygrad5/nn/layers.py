@@ -26,10 +26,12 @@ class Linear(Module):
     homework's: Xavier uniform weights U(±√(6/(in+out))) and zero bias.
 
     Layout: when in_features > out_features the (out, in) weight is stored column-major, i.e. its
-    memory is the homework's row-major (in, out) matrix.  Values, shape and state_dict are the same;
-    only speed differs: x @ W.T and the weight gradient x.T @ g are then plain row-major BLAS
-    products, 35-40% faster at 32x1024 -> 64 than with a row-major W (MLP epoch -13%, measured in
-    BENCHMARKS.md).  Narrow-to-wide layers (the autoencoder's 32 -> 1024) measured faster row-major.
+    memory is the homework's row-major (in, out) matrix.  Values, shape, state_dict and checkpoints
+    are the same; x @ W.T and the weight gradient x.T @ g are then plain row-major BLAS products,
+    35-40% faster at 32x1024 -> 64 than with a row-major W (MLP epoch -13%, BENCHMARKS.md).
+    Narrow-to-wide layers (the autoencoder's 32 -> 1024) measured faster row-major.  One visible
+    difference: `weight.data.reshape(-1)` of a column-major weight is a copy, so write a flat vector
+    back with `weight.data[...] = v.reshape(weight.shape)`, not through a reshaped view.
     """
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True, dtype: Any = np.float32) -> None:

@@ -81,10 +81,10 @@ class MSE(Function):
         self.reduction = reduction
         if reduction == "none":
             return d * d
-        if d.size <= DOT_MAX_ELEMS and d.flags.c_contiguous:
-            total = np.asarray(np.vdot(d, d), dtype=d.dtype)
+        if d.size <= DOT_MAX_ELEMS and d.dtype.kind == "f" and d.flags.c_contiguous:
+            total = np.vdot(d, d)  # a scalar of d's dtype, like the sum below
         else:
-            total = np.asarray((d * d).sum(), dtype=d.dtype)
+            total = (d * d).sum()  # integers: numpy's widening sum
         return total / d.size if reduction == "mean" else total
 
     def backward(self, g):

@@ -56,9 +56,9 @@ class SGD(Optimizer):
             elif not nesterov:
                 step(w, d, buf, lr, mu, damp)
                 continue
-            else:
+            else:  # nesterov (its constructor check wants dampening 0; a loaded group may differ)
                 buf *= mu
-                buf += d  # nesterov needs dampening 0
+                buf += d if not damp else d * (1.0 - damp)
             t = self._buffers(p, 2)[1]
             np.multiply(buf, mu, out=t)
             t += d
