@@ -295,6 +295,11 @@ for dt in (np.float32, np.float64):
     nb.softmax_cross_entropy_backward(pr, np.zeros(40, np.int64), l)
     a = np.random.rand(300, 300).astype(dt); nb.matmul(a, a)
     import tinygrad5.kernels as K; K.matmul(a[:20, :20], a[:20, :20])
+    for n in (5000, 70000):  # ReLU serial and parallel
+        r, m = nb.relu_forward(np.random.rand(n).astype(dt) - 0.5); nb.relu_backward(r, m)
+    for n in (1000, 200000):  # SGD update serial and parallel, plain and momentum
+        wv, dv, bv = (np.random.rand(n).astype(dt) for _ in range(3))
+        nb.sgd_step(wv, dv, None, 0.1, 0.0, 0.0); nb.sgd_step(wv, dv, bv, 0.1, 0.9, 0.0)
 t2 = time.perf_counter()
 print(f"{t1 - t0:.2f} {t2 - t1:.2f}")
 """
