@@ -13,8 +13,8 @@ purpose and the 36 classes have none. Then it reads shared/reference/letters_pho
 predicted class, to see what separates the crops from the training data.
 
 Measured (generator version 2, `convnet_nist36.py` defaults, 30 epochs): all 705 characters of the
-20 pages found (recall = precision = 1); the ConvNet reads 96.0-96.7% of them (two trainings), the MLP 95.0%, the slips
-being O/0, I/1 and 5/S, which a lone character cannot settle. The photo's 36 are all found in five
+20 pages found (recall = precision = 1); the ConvNet reads 96.0-96.7% of them (two trainings), the
+MLP 95.0%, the slips being O/0, I/1 and 5/S, which a lone character cannot settle. The photo's 36 are all found in five
 lines and 31 of them are read right (86%); the generator's looped 2, open-topped 8 and wide open 0
 styles were added after the first version read only 28-29.
 """
