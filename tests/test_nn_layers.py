@@ -64,6 +64,37 @@ def test_linear_wide_input_weight_is_column_major_and_computes_the_same(backend)
 
 
 @pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_sequential_fuses_linear_with_a_following_sigmoid_or_relu_exactly(backend):
+    class MyLinear(nn.Linear):
+        def forward(self, x):
+            return super().forward(x) * 2.0
+
+    tg.manual_seed(0)
+    net = nn.Sequential(nn.Linear(20, 8), nn.Sigmoid(), nn.Linear(8, 70), nn.ReLU(), nn.Linear(70, 64),
+                        nn.ReLU(), MyLinear(64, 3), nn.Sigmoid())
+    x = tg.Tensor(np.random.default_rng(0).standard_normal((100, 20)).astype(np.float32))
+    runs = []
+    with tg.backend(backend):
+        for fused in (True, False):
+            out = net(x)
+            if not fused:  # module by module, as before fusion existed
+                out = x
+                for m in net:
+                    out = m(out)
+            out.sum().backward()
+            runs.append((out.data.copy(), [p.grad.data.copy() for p in net.parameters()]))
+            net.zero_grad()
+    (a, ga), (b, gb) = runs
+    np.testing.assert_array_equal(a, b)  # same values, bit for bit (70*100 elements: ReLU's kernel path)
+    assert all(np.array_equal(u, v) for u, v in zip(ga, gb))
+    out = net[:2](x)
+    assert type(out._ctx).__name__ == "Linear"  # Linear + Sigmoid became one node
+    assert type(nn.Sequential(MyLinear(4, 2), nn.ReLU())(tg.Tensor(np.ones((1, 4))))._ctx).__name__ == "ReLU"
+    with pytest.raises(ValueError, match="activation must be one of"):
+        F.linear(x, net[0].weight, activation="tanh")
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
 def test_linear_float64_input_into_float32_wide_weight_at_gemm_size(backend):
     # 784 -> 128 at batch 64 is 6.4 M multiply-adds: the numba backend's own GEMM computes the
     # weight gradient, which must not be asked to write float64 results into the float32 buffer

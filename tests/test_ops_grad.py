@@ -16,7 +16,7 @@ from tinygrad5.ops import OP_TABLE
 from tests.strategies import arrays, broadcastable_shapes, distinct, shapes
 
 F = tg.ops
-BACKEND_OPS = {"matmul", "linear", "conv2d", "max_pool2d", "cross_entropy"}
+BACKEND_OPS = {"matmul", "linear", "conv2d", "max_pool2d", "cross_entropy", "relu"}
 
 
 def T(a: np.ndarray) -> tg.Tensor:
@@ -81,7 +81,12 @@ def linear_case(draw):
     ins = [T(draw(arrays(lead + (din,)))), T(draw(arrays((dout, din))))]
     if draw(st.booleans()):
         ins.append(T(draw(arrays((dout,)))))
-    return F.linear, ins, {}
+    act = draw(st.sampled_from([None, "sigmoid", "relu"]))  # the fused activations (nn.Sequential)
+    if act == "relu":  # keep the pre-activation away from ReLU's kink at 0
+        z = F.linear(*[tg.Tensor(t.data) for t in ins]).data
+        if np.abs(z).min() < 1e-3:
+            act = None
+    return (lambda *a: F.linear(*a, activation=act)), ins, {}
 
 
 @st.composite

@@ -14,8 +14,12 @@ from ..ops import conv2d, flatten, max_pool2d
 from ..ops.conv import as_pair
 from ..tensor import Tensor
 from . import init
+from .activations import ReLU, Sigmoid
 from .functional import dropout, linear
 from .module import Module, Parameter
+
+# What Linear.forward_then fuses: exactly these modules (a subclass may change forward).
+_FUSED_ACTIVATIONS = {Sigmoid: "sigmoid", ReLU: "relu"}
 
 
 class Linear(Module):
@@ -53,6 +57,13 @@ class Linear(Module):
     def forward(self, x: Tensor) -> Tensor:
         """x (..., in) -> (..., out)."""
         return linear(x, self.weight, self.bias)
+
+    def forward_then(self, x: Tensor, nxt: Module) -> Tensor | None:
+        """This layer and a following nn.Sigmoid or nn.ReLU as one op (Sequential calls this)."""
+        act = _FUSED_ACTIVATIONS.get(type(nxt))
+        if act is None or type(self).forward is not Linear.forward:
+            return None
+        return linear(x, self.weight, self.bias, activation=act)
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
