@@ -37,6 +37,8 @@ def _bwd_span(g, mask, out, i0, i1):
         out[i] = g[i] * mask[i]
 
 
+# Serial and parallel twins: numba's parallel flag belongs to a function, and a parallel launch
+# costs more than a small array's whole pass (as in pool.py and softmax_xent.py).
 @njit(**JIT)
 def _fwd_ser(a, out, mask):
     _fwd_span(a, out, mask, 0, a.shape[0])
