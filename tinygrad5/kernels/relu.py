@@ -37,23 +37,14 @@ def _bwd_span(g, mask, out, i0, i1):
         out[i] = g[i] * mask[i]
 
 
-# Serial and parallel twins: numba's parallel flag belongs to a function, and a parallel launch
-# costs more than a small array's whole pass (as in pool.py and softmax_xent.py).
-@njit(**JIT)
-def _fwd_ser(a, out, mask):
-    _fwd_span(a, out, mask, 0, a.shape[0])
-
-
+# Small arrays run one span over [0, n) on the calling thread (a parallel launch costs more than
+# their whole pass); these spread CHUNK-sized spans over the threads (numba's parallel flag
+# belongs to a function, hence separate ones).
 @njit(parallel=True, **JIT)
 def _fwd_par(a, out, mask):
     n = a.shape[0]
     for t in prange((n + CHUNK - 1) // CHUNK):
         _fwd_span(a, out, mask, t * CHUNK, min(n, (t + 1) * CHUNK))
-
-
-@njit(**JIT)
-def _bwd_ser(g, mask, out):
-    _bwd_span(g, mask, out, 0, g.shape[0])
 
 
 @njit(parallel=True, **JIT)
@@ -76,7 +67,8 @@ def relu_forward(a: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     out = np.empty_like(a)
     mask = np.empty(a.shape, np.bool_)
     if a.size:
-        (_fwd_par if _parallel(a.size) else _fwd_ser)(a.reshape(-1), out.reshape(-1), mask.reshape(-1).view(np.uint8))
+        af, of, mf = a.reshape(-1), out.reshape(-1), mask.reshape(-1).view(np.uint8)
+        _fwd_par(af, of, mf) if _parallel(a.size) else _fwd_span(af, of, mf, 0, a.size)
     return out, mask
 
 
@@ -88,5 +80,6 @@ def relu_backward(g: np.ndarray, mask: np.ndarray) -> np.ndarray | None:
     threads.ensure_policy()
     out = np.empty_like(g)
     if g.size:
-        (_bwd_par if _parallel(g.size) else _bwd_ser)(g.reshape(-1), mask.reshape(-1).view(np.uint8), out.reshape(-1))
+        gf, mf, of = g.reshape(-1), mask.reshape(-1).view(np.uint8), out.reshape(-1)
+        _bwd_par(gf, mf, of) if _parallel(g.size) else _bwd_span(gf, mf, of, 0, g.size)
     return out

@@ -49,21 +49,11 @@ def _momentum_span(w, d, buf, lr, mu, damp, i0, i1):
             w[i] -= lr_ * b
 
 
-@njit(**JIT)
-def _plain(w, d, lr):
-    """w -= lr*d on 1-D views of the same length."""
-    _plain_span(w, d, lr, 0, w.shape[0])
-
-
-@njit(**JIT)
-def _momentum(w, d, buf, lr, mu, damp):
-    """buf = mu*buf + (1-damp)*d; w -= lr*buf, on 1-D views of the same length."""
-    _momentum_span(w, d, buf, lr, mu, damp, 0, w.shape[0])
-
-
+# The serial case calls a span kernel over [0, n) directly; these spread CHUNK-sized spans over the
+# threads (numba's parallel flag belongs to a function, hence separate ones).
 @njit(parallel=True, **JIT)
 def _plain_par(w, d, lr):
-    """_plain in CHUNK-sized spans over the threads."""
+    """w -= lr*d on 1-D views of the same length, in CHUNK-sized spans over the threads."""
     n = w.shape[0]
     for t in prange((n + CHUNK - 1) // CHUNK):
         _plain_span(w, d, lr, t * CHUNK, min(n, (t + 1) * CHUNK))
@@ -71,7 +61,7 @@ def _plain_par(w, d, lr):
 
 @njit(parallel=True, **JIT)
 def _momentum_par(w, d, buf, lr, mu, damp):
-    """_momentum in CHUNK-sized spans over the threads."""
+    """buf = mu*buf + (1-damp)*d; w -= lr*buf, in CHUNK-sized spans over the threads."""
     n = w.shape[0]
     for t in prange((n + CHUNK - 1) // CHUNK):
         _momentum_span(w, d, buf, lr, mu, damp, t * CHUNK, min(n, (t + 1) * CHUNK))
@@ -100,11 +90,15 @@ def sgd_step(w: np.ndarray, d: np.ndarray, buf: np.ndarray | None, lr: float, mu
     lr, mu, damp = float(lr), float(mu), float(damp)  # one compiled signature, whatever the caller passes
     par = w.size >= PARALLEL_MIN_ELEMS and threads.get_num_threads() > 1
     if buf is None:
-        (_plain_par if par else _plain)(w.ravel(order="K"), d.ravel(order="K"), lr)
+        wf, df = w.ravel(order="K"), d.ravel(order="K")
+        _plain_par(wf, df, lr) if par else _plain_span(wf, df, lr, 0, wf.shape[0])
         return True
     if (buf.strides != st or buf.shape != shape or buf.dtype != dt or not buf.flags.writeable
             or _may_overlap(buf, w) or _may_overlap(buf, d)):
         return False
-    (_momentum_par if par else _momentum)(w.ravel(order="K"), d.ravel(order="K"), buf.ravel(order="K"),
-                                          lr, mu, damp)
+    wf, df, bf = w.ravel(order="K"), d.ravel(order="K"), buf.ravel(order="K")
+    if par:
+        _momentum_par(wf, df, bf, lr, mu, damp)
+    else:
+        _momentum_span(wf, df, bf, lr, mu, damp, 0, wf.shape[0])
     return True
