@@ -1,15 +1,14 @@
 """The numba backend's interface and dispatch, and the threading policy (tinygrad5.threads)."""
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 from threadpoolctl import threadpool_info
 
 from tinygrad5 import threads
 from tinygrad5.backends import numba_backend as nb
+
+from .fresh_process import run_fresh
 
 
 def test_interface_names():
@@ -72,9 +71,7 @@ def test_policy_covers_every_blas_the_kernels_load():
             "x = np.ones((2, 3, 8, 8), np.float32); w = np.ones((4, 3, 3, 3), np.float32)\n"
             "nb.conv2d_forward(x, w, None, (1, 1), (0, 0))\n"
             "print([(p['filepath'], p['num_threads']) for p in threadpool_info() if p['user_api'] == 'blas'])")
-    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
-    assert res.returncode == 0, res.stderr
-    libs = eval(res.stdout)  # noqa: S307 - our own printed list
+    libs = eval(run_fresh(code))  # noqa: S307 - our own printed list
     assert libs and all(n == 1 for _, n in libs), libs
 
 
@@ -103,22 +100,17 @@ def test_import_compiles_nothing_and_leaves_blas_alone():
             "assert ds and all(not d.signatures for d in ds), [d for d in ds if d.signatures]\n"
             "from tinygrad5 import threads\n"
             "assert not threads._state['applied']\n")
-    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert res.returncode == 0, res.stderr
+    run_fresh(code)
 
 
 @pytest.mark.parametrize("user_env,want", [({}, ("PASSIVE", "1000")),
                                            ({"OMP_WAIT_POLICY": "ACTIVE"}, ("ACTIVE", None)),
                                            ({"GOMP_SPINCOUNT": "50"}, (None, "50"))])
 def test_policy_sets_brief_spinning_unless_the_user_chose(user_env, want):
-    import os
-    env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
     code = ("import os\nfrom tinygrad5 import threads\nthreads.ensure_policy()\n"
             "print(os.environ.get('OMP_WAIT_POLICY'), os.environ.get('GOMP_SPINCOUNT'))")
-    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
-                         env={**env, **user_env})
-    assert res.returncode == 0, res.stderr
-    assert res.stdout.split() == [str(w) for w in want]
+    out = run_fresh(code, env=user_env, drop=("OMP_WAIT_POLICY", "GOMP_SPINCOUNT"))
+    assert out.split() == [str(w) for w in want]
 
 
 def test_read_only_inputs_reuse_the_compiled_kernels():

@@ -8,6 +8,8 @@ from tinygrad5.backends import numba_backend as nb
 from tinygrad5.backends import numpy_backend as npb
 from tinygrad5.kernels import sgd
 
+from .fresh_process import run_fresh
+
 
 def _arrays(dtype, order, shape, seed=0):
     rng = np.random.default_rng(seed)
@@ -64,14 +66,10 @@ def test_big_endian_parameters_update_through_numpy():
 
 
 def test_a_big_parameter_update_applies_the_thread_policy_first():
-    import subprocess
-    import sys
     code = ("import os\nimport numpy as np\nfrom tinygrad5.backends import numba_backend as nb\n"
             "from tinygrad5 import threads\n"
             "w = np.zeros(300_000, np.float32); d = np.ones_like(w)\n"
             "nb.sgd_step(w, d, None, 0.5, 0.0, 0.0)\n"
             "print(threads._state['applied'], os.environ.get('GOMP_SPINCOUNT'), float(w[0]))")
-    env = {k: v for k, v in __import__("os").environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
-    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env=env)
-    assert res.returncode == 0, res.stderr
-    assert res.stdout.split() == ["True", "1000", "-0.5"]
+    out = run_fresh(code, drop=("OMP_WAIT_POLICY", "GOMP_SPINCOUNT"))
+    assert out.split() == ["True", "1000", "-0.5"]
