@@ -8,6 +8,7 @@ per dtype (float32, float64), compiled lazily on first use and cached on disk.
 from __future__ import annotations
 
 import numpy as np
+from llvmlite import ir
 from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
@@ -58,6 +59,19 @@ def stack_buf(typingctx, like, n):
     return sig, codegen
 
 
+@intrinsic
+def int_bits_as_float32(typingctx, x):
+    """The float32 whose bit pattern is the low 32 bits of integer x (a free register move)."""
+    if not isinstance(x, types.Integer):
+        return None
+
+    def codegen(context, builder, signature, args):
+        v = args[0] if x.bitwidth == 32 else builder.trunc(args[0], ir.IntType(32))
+        return builder.bitcast(v, ir.FloatType())
+
+    return types.float32(x), codegen
+
+
 def native_float(dt: np.dtype) -> bool:
     """float32 or float64 in this machine's byte order: what the kernels are compiled for."""
     return dt.char in "fd" and dt.isnative
@@ -69,4 +83,4 @@ def c_array(x: np.ndarray, dtype=None) -> np.ndarray:
     return y if y.flags.writeable else y.copy()
 
 
-__all__ = ["c_array", "native_float", "FASTMATH", "MR", "NR", "JIT", "njit", "stack_tile", "stack_buf"]
+__all__ = ["c_array", "int_bits_as_float32", "native_float", "FASTMATH", "MR", "NR", "JIT", "njit", "stack_tile", "stack_buf"]
