@@ -109,3 +109,25 @@ def test_softmax_cross_entropy_nan_propagates_and_checks():
         softmax_cross_entropy_forward(np.zeros((2, 3)), np.array([0, 1, 2]))
     with pytest.raises(ValueError, match="logits"):
         softmax_cross_entropy_forward(np.zeros(3), np.array([0, 1, 2]))
+
+
+def test_float32_exp_polynomial_is_within_two_ulp_and_keeps_nan():
+    from tinygrad5.kernels.softmax_xent import _expf_nonpos
+    xs = np.concatenate([np.linspace(-87.3, 0, 20001), -np.logspace(-8, 1, 50), [0.0, -1e-30]]).astype(np.float32)
+    got = np.array([_expf_nonpos(v) for v in xs], np.float64)
+    ref = np.exp(xs.astype(np.float64))
+    assert np.abs(got / ref - 1).max() < 2 * 2.0 ** -24
+    for v, want in [(-87.5, 0.0), (-1000.0, 0.0), (-np.inf, 0.0)]:
+        assert _expf_nonpos(np.float32(v)) == want
+    assert np.isnan(_expf_nonpos(np.float32(np.nan)))
+
+
+def test_softmax_rows_with_infinities_match_numpy():
+    z = np.array([[np.inf, 0.0, 1.0], [-np.inf, 0.0, 1.0], [-1e30, 0.0, 1e-3]], np.float32)
+    loss, probs = softmax_cross_entropy_forward(z, np.array([1, 1, 1]))
+    with np.errstate(invalid="ignore"):
+        ref = np.exp(z - z.max(1, keepdims=True))
+        ref = ref / ref.sum(1, keepdims=True)
+    assert np.all(np.isnan(probs[0])) and np.isnan(loss[0])
+    assert np.allclose(probs[1:], ref[1:], rtol=1e-6, atol=0) and probs[1, 0] == 0.0
+    assert np.all(np.isfinite(loss[1:]))
