@@ -32,14 +32,16 @@ from threadpoolctl import threadpool_info, threadpool_limits  # noqa: E402
 import tinygrad5.kernels as K  # noqa: E402
 from tinygrad5 import threads  # noqa: E402
 from tinygrad5.backends import numba_backend as nb  # noqa: E402
+from tinygrad5.kernels.blas_split import matmul_split  # noqa: E402
 
 try:
     import torch
 except ImportError:  # torch is optional: its columns are left out
     torch = None
 
-GEMM_SHAPES = [(32, 1024, 64), (32, 64, 36), (36, 1024, 32), (256, 256, 256), (512, 512, 512),
-               (1024, 1024, 1024), (25088, 25, 20), (3200, 500, 50), (32, 1250, 512)]
+GEMM_SHAPES = [(32, 1024, 64), (32, 64, 36), (36, 1024, 32), (36, 32, 1024), (256, 256, 256), (512, 512, 512),
+               (1024, 1024, 1024), (25088, 25, 20), (3200, 500, 50), (32, 1250, 512), (1250, 32, 512),
+               (128, 1250, 512)]
 CONV_LAYERS = [("conv1", (1, 32, 32), 20), ("conv2", (20, 14, 14), 50)]
 POOL_LAYERS = [("pool1", (20, 28, 28)), ("pool2", (50, 10, 10))]
 SETTLE_S = 0.15  # OpenBLAS workers spin up to ~0.1 s after a call before they sleep
@@ -113,27 +115,28 @@ def machine() -> str:
 
 
 def gemm_section(quick: bool, rounds: int) -> list[str]:
-    """GFLOP/s of our GEMM, the backend's choice, OpenBLAS at 1 and 2 threads, torch."""
+    """GFLOP/s of our GEMM, one BLAS call per core (split), the backend's choice, OpenBLAS at 1 and 2 threads, torch."""
     shapes = [s for s in GEMM_SHAPES if not (quick and s == (1024, 1024, 1024))]
     rng = np.random.default_rng(0)
-    rows = ["| M x K @ K x N | ours | backend (pick) | OpenBLAS 1 thr | OpenBLAS 2 thr | torch | ours / BLAS 2 thr | ours / torch |",
-            "|---|---|---|---|---|---|---|---|"]
+    rows = ["| M x K @ K x N | ours | split | backend (pick) | OpenBLAS 1 thr | OpenBLAS 2 thr | torch | ours / BLAS 2 thr | ours / torch |",
+            "|---|---|---|---|---|---|---|---|---|"]
     for m, k, n in shapes:
         a = rng.standard_normal((m, k)).astype(np.float32)
         b = rng.standard_normal((k, n)).astype(np.float32)
         flop = 2.0 * m * n * k
         calls = int(np.clip(2e8 / flop, 3, 200))
-        cont = {"ours": (lambda: K.matmul(a, b), False, {}), "backend": (lambda: nb.matmul(a, b), False, {}),
+        cont = {"ours": (lambda: K.matmul(a, b), False, {}), "split": (lambda: matmul_split(a, b), False, {}),
+                "backend": (lambda: nb.matmul(a, b), False, {}),
                 "blas1": (lambda: a @ b, False, {}), "blas2": (lambda: a @ b, True, {"blas": 2})}
         if torch is not None:
             ta, tb = torch.from_numpy(a), torch.from_numpy(b)
             cont["torch"] = (lambda: torch.mm(ta, tb), True, {})
         t = interleave(cont, calls, rounds)
         g = {k_: flop / v / 1e9 for k_, v in t.items()}
-        pick = "ours" if nb.use_ours(m, n, k) else "BLAS"
+        pick = "split" if nb.use_split(m, n, k) else ("ours" if nb.use_ours(m, n, k) else "BLAS")
         tg = f"{g['torch']:.0f}" if "torch" in g else "-"
         rt = f"{t['torch'] / t['ours']:.2f}" if "torch" in t else "-"
-        rows.append(f"| {m}x{k} @ {k}x{n} | {g['ours']:.0f} | {g['backend']:.0f} ({pick}) | {g['blas1']:.0f} | "
+        rows.append(f"| {m}x{k} @ {k}x{n} | {g['ours']:.0f} | {g['split']:.0f} | {g['backend']:.0f} ({pick}) | {g['blas1']:.0f} | "
                     f"{g['blas2']:.0f} | {tg} | {t['blas2'] / t['ours']:.2f} | {rt} |")
     return rows
 
@@ -294,6 +297,7 @@ for dt in (np.float32, np.float64):
     l, pr = nb.softmax_cross_entropy_forward(np.random.rand(40, 36).astype(dt), np.zeros(40, np.int64))
     nb.softmax_cross_entropy_backward(pr, np.zeros(40, np.int64), l)
     a = np.random.rand(300, 300).astype(dt); nb.matmul(a, a)
+    from tinygrad5.kernels.blas_split import matmul_split; matmul_split(a, a)
     import tinygrad5.kernels as K; K.matmul(a[:20, :20], a[:20, :20])
     for n in (5000, 70000):  # ReLU serial and parallel
         r, m = nb.relu_forward(np.random.rand(n).astype(dt) - 0.5); nb.relu_backward(r, m)

@@ -19,7 +19,8 @@ def test_interface_names():
 
 
 @pytest.mark.parametrize("shape_a,shape_b", [((32, 1024), (1024, 64)), ((32, 64), (64, 36)),
-                                             ((300, 200), (200, 160)), ((4, 96, 100), (100, 64)),
+                                             ((300, 200), (200, 160)), ((64, 1250), (1250, 512)),
+                                             ((4, 96, 100), (100, 64)),
                                              ((3, 40, 50), (3, 50, 70)), ((5,) * 2, (5, 5))])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_matmul_both_paths_match_numpy(shape_a, shape_b, dtype):
@@ -48,6 +49,22 @@ def test_dispatch_rule():
     assert nb.use_ours(256, 256, 256)
     assert not nb.use_ours(32, 36, 64)      # tiny: a parallel launch costs more than the product
     assert not nb.use_ours(25088, 20, 25)   # N = 20 fills 20/32 of the 16-wide tiles
+    assert nb.use_split(32, 512, 1250) and nb.use_split(1250, 512, 128)  # fully connected layers
+    assert not nb.use_split(32, 64, 1024)   # an MLP step: waking the second core costs more
+    assert not nb.use_split(1024, 1024, 1024)
+
+
+def test_mid_sized_products_run_split(monkeypatch):
+    if threads.get_num_threads() < 2:
+        pytest.skip("the split needs more than one thread")
+    calls = []
+    real = nb._split.matmul_split
+    monkeypatch.setattr(nb._split, "matmul_split", lambda a, b, out=None: calls.append(a.shape) or real(a, b, out))
+    rng = np.random.default_rng(1)
+    a, b = rng.standard_normal((64, 1250)).astype(np.float32), rng.standard_normal((1250, 512)).astype(np.float32)
+    assert np.allclose(nb.matmul(a, b), a @ b, atol=1e-3) and calls == [(64, 1250)]
+    bad = nb.matmul(a[:, ::2], b[::2])  # a strided view: the split declines, numpy runs it
+    assert calls == [(64, 1250), (64, 625)] and np.allclose(bad, a[:, ::2] @ b[::2], atol=1e-3)
 
 
 def test_softmax_accepts_int32_labels():
@@ -93,13 +110,13 @@ def test_set_num_threads_validates_and_round_trips():
 
 def test_import_compiles_nothing_and_leaves_blas_alone():
     code = ("import numba, tinygrad5.backends.numba_backend as nb, tinygrad5.kernels as k\n"
-            "from tinygrad5.kernels import gemm, conv, pool, softmax_xent, reduce\n"
+            "from tinygrad5.kernels import gemm, conv, pool, softmax_xent, reduce, blas_split\n"
             "from numba.core.registry import CPUDispatcher\n"
-            "ds = [v for m in (gemm, conv, pool, softmax_xent, reduce) for v in vars(m).values()"
+            "ds = [v for m in (gemm, conv, pool, softmax_xent, reduce, blas_split) for v in vars(m).values()"
             " if isinstance(v, CPUDispatcher)]\n"
             "assert ds and all(not d.signatures for d in ds), [d for d in ds if d.signatures]\n"
             "from tinygrad5 import threads\n"
-            "assert not threads._state['applied']\n")
+            "assert not threads._state['applied'] and not blas_split._provider\n")
     run_fresh(code)
 
 

@@ -6,9 +6,10 @@ numba owns the cores); importing this module compiles nothing, and compiled kern
 disk, so later processes start warm.
 
 matmul dispatch (thresholds measured on the 2-core Zen 4 machines, see BENCHMARKS.md):
-our GEMM runs when it can use every core and the problem is big enough to pay for the launch
-(>= OURS_MIN_MACS multiply-adds) and its 6x16 register tiles are well filled; everything else
-goes to OpenBLAS, which under the policy is single-threaded and fastest for small products.
+small products go to OpenBLAS, single-threaded under the policy and fastest there; mid-sized 2-D
+products (all of the MLP's, autoencoder's and fully connected layers' big ones) run as one
+OpenBLAS call per core (kernels.blas_split); large ones and batched ones run our GEMM when it can
+use every core and its 6x16 register tiles are well filled, else OpenBLAS.
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import numpy as np
 
 from .. import threads
 from . import numpy_backend as _np_backend
+from ..kernels import blas_split as _split
 from ..kernels import conv2d as _conv
 from ..kernels import linalg as _mm
 from ..kernels import pool as _pool
@@ -33,6 +35,11 @@ OURS_MIN_MACS = 1 << 22
 # ...and only if the 6x16 tiles are this full: a thin N (e.g. 20 -> 32 columns) wastes lanes
 # (25088x25@25x20, fill 0.62: BLAS 65 vs ours 50 GFLOP/s; 3200x500@500x50, fill 0.78: ours wins).
 OURS_MIN_FILL = 0.75
+# Between these sizes a 2-D product runs fastest as one OpenBLAS call per core (measured, 2 threads:
+# 32x1024@1024x64 np 48 / ours 58 / split 33 us; 36x32@32x1024 45 / 90 / 16; 32x1250@1250x512
+# 514 / 467 / 310; 128x1250@1250x512 1648 / 1308 / 1024; at 512^3 ours 1710 vs split 1780).
+SPLIT_MIN_MACS = 1 << 23
+SPLIT_MAX_MACS = 1 << 27
 
 
 def _tile_fill(m: int, n: int) -> float:
@@ -47,6 +54,11 @@ def use_ours(m: int, n: int, k: int, batch: int = 1) -> bool:
             and threads.get_num_threads() > 1)
 
 
+def use_split(m: int, n: int, k: int) -> bool:
+    """True where one OpenBLAS call per core is measured fastest for an (m, k) @ (k, n) product."""
+    return SPLIT_MIN_MACS < m * n * k < SPLIT_MAX_MACS and threads.get_num_threads() > 1
+
+
 def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """numpy.matmul semantics for a.ndim >= 2 and b.ndim >= 2 (batched dims broadcast), into `out`
     (C-contiguous, of the result's shape and dtype) when given."""
@@ -57,6 +69,10 @@ def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.nd
         return np.matmul(a, b, out=out)  # numpy's promotion rules and errors for anything unusual
     m, k, n = a.shape[-2], a.shape[-1], b.shape[-1]
     if a.ndim == 2 and b.ndim == 2:  # the common case, without the batch bookkeeping (~3 us a call)
+        if use_split(m, n, k):
+            res = _split.matmul_split(a, b, out)
+            if res is not None:
+                return res
         return _mm.matmul(a, b, out) if use_ours(m, n, k) else np.matmul(a, b, out=out)
     batch = 1
     for d in np.broadcast_shapes(a.shape[:-2], b.shape[:-2]):
