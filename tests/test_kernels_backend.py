@@ -7,6 +7,7 @@ from threadpoolctl import threadpool_info
 
 from tinygrad5 import threads
 from tinygrad5.backends import numba_backend as nb
+from tinygrad5.backends import numpy_backend as npb
 
 from .fresh_process import run_fresh
 
@@ -14,8 +15,10 @@ from .fresh_process import run_fresh
 def test_interface_names():
     assert nb.NAME == "numba"
     for name in ["matmul", "conv2d_forward", "conv2d_backward", "max_pool2d_forward", "max_pool2d_backward",
-                 "softmax_cross_entropy_forward", "softmax_cross_entropy_backward"]:
-        assert callable(getattr(nb, name))
+                 "softmax_cross_entropy_forward", "softmax_cross_entropy_backward", "sigmoid_forward",
+                 "sigmoid_backward", "bias_act_forward", "bias_act_backward", "relu_forward", "relu_backward",
+                 "sgd_step"]:
+        assert callable(getattr(nb, name)) and callable(getattr(npb, name))
 
 
 @pytest.mark.parametrize("shape_a,shape_b", [((32, 1024), (1024, 64)), ((32, 64), (64, 36)),

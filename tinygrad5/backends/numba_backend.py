@@ -17,6 +17,7 @@ import numpy as np
 
 from .. import threads
 from . import numpy_backend as _np_backend
+from ..kernels import bias_act as _ba
 from ..kernels import blas_split as _split
 from ..kernels import conv2d as _conv
 from ..kernels import linalg as _mm
@@ -140,3 +141,40 @@ def relu_backward(g: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """g where the input was positive, else 0."""
     res = _relu.relu_backward(g, mask) if g.size >= RELU_MIN_ELEMS else None
     return res if res is not None else _np_backend.relu_backward(g, mask)
+
+
+def sigmoid_forward(a: np.ndarray) -> np.ndarray:
+    """The logistic function of a, into a new array (the kernel's vectorised form for float arrays)."""
+    if a.ndim and a.flags.c_contiguous:
+        out = np.empty_like(a)
+        if _ba.bias_act_forward(a.reshape(1, -1), None, "sigmoid", out.reshape(1, -1)) is not None:
+            return out
+    return _np_backend.sigmoid_forward(a)
+
+
+def sigmoid_backward(out: np.ndarray, g: np.ndarray) -> np.ndarray:
+    """g * out * (1 - out)."""
+    if g.shape == out.shape and g.ndim and g.flags.c_contiguous and out.flags.c_contiguous:
+        res = _ba.bias_act_backward(g.reshape(1, -1), out.reshape(1, -1), "sigmoid", False)
+        if res is not None:
+            return res[0].reshape(g.shape)
+    return _np_backend.sigmoid_backward(out, g)
+
+
+def bias_act_forward(out: np.ndarray, bias: np.ndarray | None, act: str | None) -> tuple[np.ndarray, object]:
+    """act(out + bias) in place on a fresh 2-D product, one kernel pass -> (out, cache)."""
+    if act is not None and _ba.bias_act_forward(out, bias, act) is not None:
+        return out, (act, out)  # ReLU's backward reads its mask off the output: out > 0 iff in > 0
+    return _np_backend.bias_act_forward(out, bias, act)  # bias alone: numpy's += is as fast
+
+
+def bias_act_backward(g: np.ndarray, cache: object, want_bias: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    """(g through the activation, its column sums if want_bias), one kernel pass."""
+    act, saved = cache
+    if act is not None and saved.dtype != np.bool_:  # the kernel's cache holds the output
+        res = _ba.bias_act_backward(g, saved, act, want_bias)
+        if res is not None:
+            return res
+        if act == "relu":
+            saved = saved > 0
+    return _np_backend.bias_act_backward(g, (act, saved), want_bias)

@@ -1,5 +1,5 @@
-"""The reference backend: matmul, conv2d, max_pool2d, softmax-cross-entropy, ReLU and the SGD
-update in plain numpy.
+"""The reference backend: matmul, conv2d, max_pool2d, softmax-cross-entropy, sigmoid, ReLU, a linear
+layer's bias + activation epilogue and the SGD update in plain numpy.
 
 Every backend module exposes these functions on numpy arrays (never Tensors); `cache` values are
 opaque to the caller and handed back to the matching backward.
@@ -106,3 +106,51 @@ def relu_forward(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def relu_backward(g: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """g where the input was positive, else 0."""
     return g * mask
+
+
+def sigmoid_into(x: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """out = 1 / (1 + e^-x) as (1 + tanh(x/2)) / 2 (out may be x itself): no overflow, exactly 0
+    and 1 far out, no warnings.
+
+    One transcendental, in place; the textbook two-branch np.where form measured 15x slower here.
+    """
+    np.multiply(x, 0.5, out=out)  # out= keeps 0-d inputs arrays
+    np.tanh(out, out=out)
+    out += 1
+    out *= 0.5
+    return out
+
+
+def sigmoid_forward(a: np.ndarray) -> np.ndarray:
+    """The logistic function of a, into a new array."""
+    return sigmoid_into(a, np.empty_like(a))
+
+
+def sigmoid_backward(out: np.ndarray, g: np.ndarray) -> np.ndarray:
+    """g * out * (1 - out) with one new array."""
+    d = 1 - out
+    d *= out
+    d *= g
+    return d
+
+
+def bias_act_forward(out: np.ndarray, bias: np.ndarray | None, act: str | None) -> tuple[np.ndarray, object]:
+    """act(out + bias) in place on a fresh 2-D product (act None, "sigmoid" or "relu") -> (out, cache)."""
+    if bias is not None:
+        out += bias
+    if act == "sigmoid":
+        return sigmoid_into(out, out), (act, out)
+    if act == "relu":
+        out, mask = relu_forward(out)
+        return out, (act, mask)
+    return out, (None, None)
+
+
+def bias_act_backward(g: np.ndarray, cache: object, want_bias: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    """(g through the activation, its column sums if want_bias) for bias_act_forward's cache."""
+    act, saved = cache
+    if act == "sigmoid":
+        g = sigmoid_backward(saved, g)
+    elif act == "relu":
+        g = relu_backward(g, saved)
+    return g, (np.add.reduce(g, axis=0) if want_bias else None)

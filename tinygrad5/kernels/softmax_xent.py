@@ -1,7 +1,7 @@
 """Fused softmax + cross-entropy: one kernel per direction, one row of logits at a time.
 
 Forward per row: m = max(z); e = exp(z - m) written straight into probs while summing s (a
-vectorisable exp for float32, below);
+vectorisable exp for float32, see elementary.py);
 probs *= 1/s; loss = log(s) + m - z[label].  Backward: g = (probs - onehot) * gloss[:, None].
 Rows are independent, so large batches spread rows over threads.  Label range checks are the
 caller's job (the op does them before calling).
@@ -11,64 +11,17 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import prange, types
-from numba.extending import overload
+from numba import prange
 
 from .. import threads
-from ._jit import JIT, c_array, int_bits_as_float32, native_float, njit
+from ._jit import JIT, c_array, native_float, njit
+from .elementary import exp_nonpos, reciprocal
 
 # Serial below this many logits: at the MLP's 32 x 36 the whole kernel takes about 2 microseconds.
 PARALLEL_MIN_ELEMS = 1 << 16
 # 'reassoc' lets LLVM vectorise the row's max and sum (a different, still fixed, summation order);
 # no 'nnan'/'ninf': NaN and inf logits must still give NaN, as numpy and torch do.
 _FLAGS = {"contract", "reassoc", "nsz", "arcp"}
-
-# exp for float32 arguments <= 0 (softmax's z - max) in plain arithmetic, so that LLVM vectorises
-# the row loop: numba has no vector exp (no SVML here), and a scalar expf call per logit made the
-# MLP's 32 x 36 forward 5.7 us; with this one it is 2.3 us.  Cephes' expf: x = n ln2 + r with
-# |r| <= ln2/2, e^r by a degree-7 polynomial, 2^n by writing n into the exponent bits; max
-# relative error 6e-8 (1 ulp).  Below ln(FLT_MIN) = -87.34 the result would be subnormal: 0.
-_LOG2E = np.float32(1.4426950408889634)
-_LN2_HI, _LN2_LO = np.float32(0.693359375), np.float32(-2.12194440e-4)
-_EXP_MIN = np.float32(-87.33654)
-_P = tuple(np.float32(v) for v in (1.9875691500e-4, 1.3981999507e-3, 8.3334519073e-3,
-                                    4.1665795894e-2, 1.6666665459e-1, 5.0000001201e-1))
-
-
-@njit(inline="always", fastmath={"contract"})
-def _expf_nonpos(x):
-    """e^x for float32 x <= 0 (NaN stays NaN), vectorisable."""
-    xc = x if x > _EXP_MIN else _EXP_MIN
-    n = math.floor(xc * _LOG2E + np.float32(0.5))
-    r = xc - n * _LN2_HI - n * _LN2_LO
-    p = ((((_P[0] * r + _P[1]) * r + _P[2]) * r + _P[3]) * r + _P[4]) * r + _P[5]
-    e = (p * r * r + r + np.float32(1.0)) * int_bits_as_float32((np.int32(n) + 127) << 23)
-    return e if x >= _EXP_MIN else (np.float32(0.0) if x < _EXP_MIN else x)
-
-
-def exp_nonpos(x):
-    """e^x for x <= 0: the polynomial above for float32, libm's exp for float64."""
-    return math.exp(x)
-
-
-@overload(exp_nonpos, inline="always")
-def _exp_nonpos_impl(x):
-    if x == types.float32:
-        return lambda x: _expf_nonpos(x)
-    return lambda x: math.exp(x)
-
-
-def reciprocal(s):
-    """1 / s in s's own float type (a bare 1.0 would promote float32 rows to float64)."""
-    return 1.0 / s
-
-
-@overload(reciprocal, inline="always")
-def _reciprocal_impl(s):
-    if s == types.float32:
-        return lambda s: np.float32(1.0) / s
-    return lambda s: 1.0 / s
-
 
 @njit(fastmath=_FLAGS, **JIT)
 def _fwd_row(z, labels, loss, probs, i):

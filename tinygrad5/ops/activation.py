@@ -8,39 +8,14 @@ from ..tensor import Function, Tensor, as_tensor
 from .reduce import _norm_axis
 
 
-def sigmoid_into(x: np.ndarray, out: np.ndarray) -> np.ndarray:
-    """out = 1 / (1 + e^-x) as (1 + tanh(x/2)) / 2 (out may be x itself): no overflow, exactly 0
-    and 1 far out, no warnings.
-
-    One transcendental, in place; the textbook two-branch np.where form measured 15x slower here.
-    """
-    np.multiply(x, 0.5, out=out)  # out= keeps 0-d inputs arrays
-    np.tanh(out, out=out)
-    out += 1
-    out *= 0.5
-    return out
-
-
-def stable_sigmoid(x: np.ndarray) -> np.ndarray:
-    """The logistic function of x into a new array (see sigmoid_into)."""
-    return sigmoid_into(x, np.empty_like(x))
-
-
-def sigmoid_backward(out: np.ndarray, g: np.ndarray) -> np.ndarray:
-    """g * out * (1 - out) with one new array."""
-    d = 1 - out
-    d *= out
-    d *= g
-    return d
-
-
 class Sigmoid(Function):
     def forward(self, a):
-        self.out = stable_sigmoid(a)
+        self.be = _backend.current()
+        self.out = self.be.sigmoid_forward(a)
         return self.out
 
     def backward(self, g):
-        return sigmoid_backward(self.out, g)
+        return self.be.sigmoid_backward(self.out, g)
 
 
 class Tanh(Function):

@@ -5,7 +5,6 @@ import numpy as np
 
 from .. import backend as _backend
 from ..tensor import Function, Tensor, as_tensor
-from .activation import sigmoid_backward, sigmoid_into
 from .movement import reshape
 
 # Activations `linear` can apply inside its node (nn.Sequential uses this for Linear + Sigmoid/ReLU).
@@ -61,22 +60,14 @@ class Linear(Function):
         self.be = _backend.current()
         # (..., in) inputs run as one (rows, in) product; plain 2-D ones skip the reshapes
         self.x2 = x if x.ndim == 2 else x.reshape(-1, x.shape[-1])
-        self.w, self.shape, self.act = w, x.shape, activation
-        out = self.be.matmul(self.x2, w.T)
-        if b is not None:
-            out += b
-        if activation == "sigmoid":
-            self.out = sigmoid_into(out, out)
-        elif activation == "relu":
-            out, self.mask = self.be.relu_forward(out)
+        self.w, self.shape = w, x.shape
+        out, self.cache = self.be.bias_act_forward(self.be.matmul(self.x2, w.T), b, activation)
         return out if x.ndim == 2 else out.reshape(x.shape[:-1] + (w.shape[0],))
 
     def backward(self, g):
         g2 = g if g.ndim == 2 else g.reshape(-1, g.shape[-1])
-        if self.act == "sigmoid":
-            g2 = sigmoid_backward(self.out, g2)
-        elif self.act == "relu":
-            g2 = self.be.relu_backward(g2, self.mask)
+        want_bias = len(self.parents) == 3 and self.parents[2].requires_grad
+        g2, gb = self.be.bias_act_backward(g2, self.cache, want_bias)
         px, pw = self.parents[0], self.parents[1]
         mm = self.be.matmul
         gx = None
@@ -94,7 +85,7 @@ class Linear(Function):
                 mm(self.x2.T, g2, out=gw.T)
             else:
                 gw = mm(g2.T, self.x2)
-        return (gx, gw) if len(self.parents) == 2 else (gx, gw, g2.sum(axis=0))
+        return (gx, gw) if len(self.parents) == 2 else (gx, gw, gb)
 
 
 def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None, activation: str | None = None) -> Tensor:
