@@ -131,3 +131,24 @@ def test_softmax_rows_with_infinities_match_numpy():
     assert np.all(np.isnan(probs[0])) and np.isnan(loss[0])
     assert np.allclose(probs[1:], ref[1:], rtol=1e-6, atol=0) and probs[1, 0] == 0.0
     assert np.all(np.isfinite(loss[1:]))
+
+
+@pytest.mark.parametrize("rows", [3, 4096])  # serial and parallel kernels
+@pytest.mark.parametrize("bad", [-1, 36, 10**12])
+def test_out_of_range_labels_raise_from_the_kernel(rows, bad):
+    z = np.zeros((rows, 36), np.float32)
+    labels = np.zeros(rows, np.int64)
+    labels[rows // 2] = bad
+    with pytest.raises(ValueError, match=f"label {bad} is out of range for 36 classes"):
+        softmax_cross_entropy_forward(z, labels)
+
+
+def test_backward_takes_one_scale_for_every_row():
+    rng = np.random.default_rng(5)
+    loss, probs = softmax_cross_entropy_forward(rng.standard_normal((6, 4)).astype(np.float32), np.arange(6) % 4)
+    labels = np.arange(6) % 4
+    full = softmax_cross_entropy_backward(probs, labels, np.full(6, 0.25, np.float32))
+    for g in (np.float32(0.25) * np.ones(()), np.array([0.25], np.float32)):
+        assert np.array_equal(softmax_cross_entropy_backward(probs, labels, g), full)
+    with pytest.raises(ValueError, match="gloss"):
+        softmax_cross_entropy_backward(probs, labels, np.ones(5, np.float32))

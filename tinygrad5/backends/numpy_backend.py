@@ -73,7 +73,11 @@ def max_pool2d_backward(gout, cache):
 
 
 def softmax_cross_entropy_forward(logits, labels):
-    """Per-row loss logsumexp(z) - z[label] and the softmax probabilities."""
+    """Per-row loss logsumexp(z) - z[label] and the softmax probabilities; labels outside [0, C) raise."""
+    c = logits.shape[1]
+    if len(labels) and (labels.min() < 0 or labels.max() >= c):
+        bad = labels[(labels < 0) | (labels >= c)]
+        raise ValueError(f"cross_entropy: label {bad[0]} is out of range for {c} classes")
     z = logits - logits.max(axis=1, keepdims=True)
     e = np.exp(z)
     s = e.sum(axis=1, keepdims=True)
@@ -83,10 +87,11 @@ def softmax_cross_entropy_forward(logits, labels):
 
 
 def softmax_cross_entropy_backward(probs, labels, gloss):
-    """(probs - onehot(labels)) scaled per row by gloss."""
+    """(probs - onehot(labels)) scaled per row by gloss ((N,), or () / (1,) for every row)."""
     d = probs.copy()
     d[np.arange(len(labels)), labels] -= 1
-    return d * gloss[:, None]
+    d *= np.reshape(gloss, (-1, 1))
+    return d
 
 
 def sgd_step(w: np.ndarray, d: np.ndarray, buf: np.ndarray | None, lr: float, mu: float, damp: float) -> None:
