@@ -99,6 +99,25 @@ def test_graph_freed_unless_retained():
         y.backward()
 
 
+def test_a_new_graph_over_freed_nodes_raises_the_same_error():
+    a = tg.Tensor([1.0, 2.0], requires_grad=True)
+    b, c = a * 2, a * 3
+    (b + c).sum().backward()  # frees b's and c's nodes
+    with pytest.raises(RuntimeError, match="second time"):
+        (b * c).sum().backward()  # both freed parents wait in the queue together
+
+
+def test_backward_order_follows_creation_across_shared_subgraphs():
+    # d depends on b twice, once through c: b must run only after both contributions arrived
+    a = tg.Tensor([0.5, -1.0], requires_grad=True)
+    b = a.exp()
+    c = b * b
+    d = (c + b).sum()
+    d.backward()
+    e = np.exp(a.data)
+    np.testing.assert_allclose(a.grad.data, (2 * e + 1) * e, rtol=1e-6)
+
+
 def test_intermediate_grads_not_kept():
     x = tg.Tensor([1.0, 2.0], requires_grad=True)
     h = x * 2

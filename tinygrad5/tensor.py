@@ -4,8 +4,8 @@ A Tensor wraps a numpy array. Every differentiable operation is a `Function`: it
 plain arrays and saves what `backward` needs; `Function.apply` records the graph (parents on the
 context, the context on the output) only when gradients are enabled and an input requires them.
 
-`Tensor.backward` walks the graph in reverse topological order (iteratively, so chains of any length
-work), hands each node's output gradient to its `backward`, and reduces broadcast gradients back to
+`Tensor.backward` walks the graph in reverse creation order (a topological order; iteratively, so
+chains of any length work), hands each node's output gradient to its `backward`, and reduces broadcast gradients back to
 each parent's shape in one place: `_unbroadcast`. Gradients of leaves (tensors the user created with
 `requires_grad=True`) accumulate across backward calls, as in PyTorch; zero them between steps.
 Gradients of intermediate tensors are not kept, and the graph is freed after backward unless
@@ -14,11 +14,14 @@ Gradients of intermediate tensors are not kept, and the graph is freed after bac
 from __future__ import annotations
 
 import functools
+import heapq
+import itertools
 from typing import Any, Callable
 
 import numpy as np
 
 _grad_enabled = True
+_creation_order = itertools.count(1)  # Function.seq: later nodes get larger numbers
 
 
 class no_grad:
@@ -175,21 +178,20 @@ class Tensor:
             if g.shape != self.data.shape:
                 raise ValueError(f"backward() gradient has shape {g.shape}, output has shape {self.shape}")
             g = g.copy()  # the caller's array must not become a leaf's gradient buffer
+        if self._ctx is None:  # a leaf: its gradient is the given one
+            _give_to_leaves([self], {id(self): g})
+            return
+        # Reverse creation order is a topological order (every input is made before its output),
+        # so the nodes run newest-first from a heap keyed on their sequence numbers: one pass over
+        # the graph, each node reached once, no separate sort.
         grads: dict[int, np.ndarray] = {id(self): g}
-        handed: set[int] = set()  # arrays already given to a leaf in this call
-        for node in reversed(_topological_order(self)):
-            g = grads.pop(id(node), None)
-            if g is None:
-                continue
+        heap: list[tuple[int, int, Tensor]] = [(-self._ctx.seq, id(self), self)]
+        leaves: list[Tensor] = []
+        push, pop = heapq.heappush, heapq.heappop
+        while heap:
+            node = pop(heap)[2]
+            g = grads.pop(id(node))
             ctx = node._ctx
-            if ctx is None:  # a leaf: accumulate; copy views and shared arrays so no two leaves alias
-                if node.grad is not None:
-                    g = node.grad.data + g
-                elif g.base is not None or id(g) in handed:
-                    g = g.copy()
-                handed.add(id(g))
-                node.grad = Tensor._make(g)
-                continue
             parents = ctx.parents
             if parents is None:
                 raise RuntimeError("backward through a graph a second time: the graph was freed by "
@@ -206,40 +208,33 @@ class Tensor:
                     pg = pg.astype(p.data.dtype)
                 key = id(p)
                 prev = grads.get(key)
-                grads[key] = pg if prev is None else prev + pg
+                if prev is not None:
+                    grads[key] = prev + pg
+                    continue
+                grads[key] = pg
+                if p._ctx is None:
+                    leaves.append(p)
+                else:
+                    push(heap, (-p._ctx.seq, key, p))  # id: seq ties (released nodes) never compare tensors
             if not retain_graph:
                 ctx.release()
+        _give_to_leaves(leaves, grads)
 
     # Operators and methods are attached by tinygrad5.ops (see ops/__init__.py).
 
 
-def _topological_order(root: Tensor) -> list[Tensor]:
-    """Post-order of the graph below root, with an explicit stack (no recursion limit).
-
-    A node is pushed once to expand its parents and once more (as `None, node`) to be emitted after
-    them; this runs on every backward, so it keeps to local names and plain lists.
-    """
-    order: list[Tensor] = []
-    visited: set[int] = set()
-    stack: list[Tensor | None] = [root]
-    push, pop, emit, seen = stack.append, stack.pop, order.append, visited.add
-    while stack:
-        node = pop()
-        if node is None:  # the marker: everything below the next node is already in order
-            emit(pop())
-            continue
-        key = id(node)
-        if key in visited:
-            continue
-        seen(key)
-        push(node)
-        push(None)
-        ctx = node._ctx
-        if ctx is not None and ctx.parents is not None:
-            for p in ctx.parents:
-                if p.requires_grad and id(p) not in visited:
-                    push(p)
-    return order
+def _give_to_leaves(leaves: list[Tensor], grads: dict[int, np.ndarray]) -> None:
+    """Accumulate each leaf's summed gradient into `.grad`; views and arrays already given to
+    another leaf are copied, so no two leaves (or a leaf and an op's saved array) share memory."""
+    handed: set[int] = set()
+    for leaf in leaves:
+        g = grads[id(leaf)]
+        if leaf.grad is not None:
+            g = leaf.grad.data + g
+        elif g.base is not None or id(g) in handed:
+            g = g.copy()
+        handed.add(id(g))
+        leaf.grad = Tensor._make(g)
 
 
 def _unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
@@ -281,6 +276,7 @@ class Function:
     """
 
     parents: tuple[Tensor, ...] | None = None
+    seq: int = 0  # creation order, set when the graph is recorded (0 once released)
 
     def forward(self, *args: Any, **kwargs: Any) -> np.ndarray:
         raise NotImplementedError
@@ -300,7 +296,7 @@ class Function:
         if _grad_enabled:
             for t in inputs:
                 if t.requires_grad:
-                    ctx.parents = inputs
+                    ctx.parents, ctx.seq = inputs, next(_creation_order)
                     return Tensor._make(out, True, ctx)
         return Tensor._make(out)
 
