@@ -64,6 +64,8 @@ def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.nd
     """numpy.matmul semantics for a.ndim >= 2 and b.ndim >= 2 (batched dims broadcast), into `out`
     (C-contiguous, of the result's shape and dtype) when given."""
     threads.ensure_policy()
+    if a.ndim == 2 and b.ndim == 2 and a.shape[0] * a.shape[1] * b.shape[1] < OURS_MIN_MACS:
+        return np.matmul(a, b, out=out)  # small (below both thresholds): single-threaded OpenBLAS
     dt = a.dtype
     if (dt != b.dtype or not native_float(dt) or a.ndim < 2 or b.ndim < 2
             or (out is not None and (out.dtype != dt or not out.flags.c_contiguous))):
@@ -117,11 +119,19 @@ def softmax_cross_entropy_backward(probs, labels, gloss) -> np.ndarray:
     return _sx.softmax_cross_entropy_backward(probs, np.asarray(labels, dtype=np.int64), gloss)
 
 
+# A plain SGD update of fewer elements runs faster as numpy's two calls (the same arithmetic,
+# bit for bit): 64 elements 0.98 vs 1.43 us, 4096 1.86 vs 1.90 (the MLP's biases and 36x64 weight).
+SGD_PLAIN_MIN_ELEMS = 1 << 12
+
+
 def sgd_step(w: np.ndarray, d: np.ndarray, buf: np.ndarray | None, lr: float, mu: float, damp: float) -> None:
     """In place: with buf, buf = mu*buf + (1-damp)*d and w -= lr*buf; without, w -= lr*d.
 
     One fused pass when the arrays share a contiguous layout (the usual case), numpy otherwise.
     """
+    if buf is None and w.size < SGD_PLAIN_MIN_ELEMS:
+        _np_backend.sgd_step(w, d, None, lr, mu, damp)
+        return
     threads.ensure_policy()  # big parameters run a parallel kernel: the policy must come first
     if not _sgd.sgd_step(w, d, buf, lr, mu, damp):
         _np_backend.sgd_step(w, d, buf, lr, mu, damp)
