@@ -160,3 +160,43 @@ def test_conv2d_backward_checks_gout_shape():
     _, cache = conv2d_forward(np.ones((1, 1, 5, 5)), np.ones((2, 1, 3, 3)), None, (1, 1), (0, 0))
     with pytest.raises(ValueError, match="gout"):
         conv2d_backward(np.ones((1, 2, 4, 4)), cache)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("bias", [True, False])
+def test_conv2d_split_blas_path_matches_our_gemm(monkeypatch, dtype, bias):
+    from tinygrad5 import threads
+    from tinygrad5.kernels import conv2d as k
+    if threads.get_num_threads() < 2:
+        pytest.skip("the split path needs two threads")
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((6, 5, 9, 9)).astype(dtype)
+    w = rng.standard_normal((7, 5, 3, 3)).astype(dtype)
+    b = rng.standard_normal(7).astype(dtype) if bias else None
+    g = rng.standard_normal((6, 7, 7, 7)).astype(dtype)
+    results = []
+    for threshold in (1 << 62, 0):  # our GEMM, then one BLAS call per core for every product
+        monkeypatch.setattr(k, "SPLIT_MIN_MACS", threshold)
+        out, cache = conv2d_forward(x, w, b, 1, 0)
+        results.append((out,) + conv2d_backward(g, cache))
+    tol = 1e-4 if dtype == np.float32 else 1e-12
+    for ours, split in zip(*results):
+        if ours is None:
+            assert split is None
+        else:
+            assert split.dtype == dtype and np.allclose(ours, split, rtol=tol, atol=tol)
+
+
+def test_gemm_column_blocks_checks_and_declines():
+    from tinygrad5.kernels.blas_split import gemm_column_blocks
+    a, b = np.ones((3, 4), np.float32), np.ones((4, 10), np.float32)
+    with pytest.raises(ValueError, match="does not give"):
+        gemm_column_blocks(a, b, np.empty((3, 3, 5), np.float32))
+    assert not gemm_column_blocks(a, b.astype(np.float64), np.empty((2, 3, 5), np.float32))
+    assert not gemm_column_blocks(a, np.asfortranarray(b), np.empty((2, 3, 5), np.float32))
+    out = np.empty((2, 3, 5), np.float32)
+    assert gemm_column_blocks(a, b, out, np.arange(3, dtype=np.float32))
+    assert np.array_equal(out, np.broadcast_to((4 + np.arange(3, dtype=np.float32))[None, :, None], (2, 3, 5)))
+    z = np.empty((2, 3, 5), np.float32)
+    assert gemm_column_blocks(np.ones((3, 0), np.float32), np.ones((0, 10), np.float32), z, np.ones(3, np.float32))
+    assert np.array_equal(z, np.ones((2, 3, 5), np.float32))

@@ -131,6 +131,20 @@ def _split(marker, a, ach, lda, b, bch, ldb, c, ldc, m, n, k, split_cols, parts)
             _block(marker, a, aoff, ach, lda, b, 0, bch, ldb, c, lo * ldc, ldc, hi - lo, n, k)
 
 
+@njit(parallel=True, **JIT)
+def _column_blocks(marker, a, lda, b, ldb, c, bias, has_bias, m, p, k, groups, parts):
+    """c[g] (m x p) = a (m x k) @ b[:, g*p:(g+1)*p] (+ bias per row): the groups spread over threads,
+    one BLAS call each, and each block's bias added while it is still in this core's cache."""
+    for t in prange(parts):
+        for g in range(groups * t // parts, groups * (t + 1) // parts):
+            _block(marker, a, 0, 78, lda, b, g * p, 78, ldb, c, g * m * p, p, m, p, k)
+            if has_bias:
+                for i in range(m):
+                    row = c[g * m * p + i * p:g * m * p + (i + 1) * p]
+                    for j in range(p):
+                        row[j] += bias[i]
+
+
 def _operand(x: np.ndarray) -> tuple[np.ndarray, int, int] | None:
     """(flat view, BLAS trans char, leading dim) of a contiguous writeable 2-D array, else None."""
     if not x.flags.writeable:
@@ -176,3 +190,33 @@ def matmul_split(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None,
     _split(_provider["marker"], pa[0], pa[1], pa[2], pb[0], pb[1], pb[2], out.reshape(-1), n, m, n, k,
            n >= m, min(parts, max(m, n)))
     return out
+
+
+def gemm_column_blocks(a: np.ndarray, b: np.ndarray, out: np.ndarray, bias: np.ndarray | None = None,
+                       parts: int = 2) -> bool:
+    """out[g] = a @ b[:, g*P:(g+1)*P] (+ bias[:, None]) for out (G, M, P), a (M, K), b (K, G*P): a
+    convolution's W @ cols written straight in (N, O, OH*OW) order, one BLAS call per group.
+
+    All arrays C-contiguous, writeable, one native float dtype; False (nothing written) otherwise.
+    """
+    groups, m, p = out.shape
+    k = a.shape[1]
+    if a.shape != (m, k) or b.shape != (k, groups * p) or (bias is not None and bias.shape != (m,)):
+        raise ValueError(f"gemm_column_blocks: a {a.shape} @ b {b.shape} does not give out {out.shape}")
+    dt = a.dtype
+    arrays = (a, b, out) if bias is None else (a, b, out, bias)
+    if (dt.char not in "fd" or not dt.isnative
+            or any(x.dtype != dt or not x.flags.c_contiguous or not x.flags.writeable for x in arrays)):
+        return False
+    if out.size == 0:
+        return True
+    if k == 0:
+        out[...] = 0 if bias is None else bias[:, None]
+        return True
+    threads.ensure_policy()
+    if not _provider:
+        provider()
+    bv = bias if bias is not None else a.reshape(-1)[:0]
+    _column_blocks(_provider["marker"], a.reshape(-1), k, b.reshape(-1), groups * p, out.reshape(-1), bv,
+                   bias is not None, m, p, k, groups, max(1, min(parts, groups)))
+    return True
