@@ -94,3 +94,13 @@ def test_numba_backend_falls_back_for_odd_arrays():
     o, cache = nb.bias_act_forward(x.copy(), np.ones(4), "relu")  # float64 bias: numpy's path
     g2, gb = nb.bias_act_backward(np.ones((3, 4), np.float32), cache, True)
     assert np.array_equal(g2, (o > 0).astype(np.float32)) and np.array_equal(gb, (o > 0).sum(0))
+
+
+@pytest.mark.parametrize("act", [None, "sigmoid", "relu"])
+def test_no_rows_give_a_zero_bias_gradient(act):
+    for _ in range(3):  # fresh np.empty memory is often not zero: run a few times
+        junk = np.full(64, 7.0, np.float32)
+        del junk
+        g = np.zeros((0, 3), np.float32)
+        g2, gb = bias_act_backward(g, np.zeros((0, 3), np.float32), act, want_bias=True)
+        assert g2.shape == (0, 3) and np.array_equal(gb, np.zeros(3, np.float32))

@@ -82,3 +82,25 @@ def test_scipy_fallback_when_no_ilp64_blas_is_found():
         "    a = rng.standard_normal((40, 300)).astype(dt); b = rng.standard_normal((300, 70)).astype(dt)\n"
         "    assert np.allclose(bs.matmul_split(a, np.asfortranarray(b)), a @ b, atol=1e-3)\n")
     assert out.strip() == "scipy.linalg.cython_blas"
+
+
+def test_out_overlapping_an_operand_is_declined_and_the_backend_stays_right():
+    from tinygrad5.backends import numba_backend as nb
+    rng = np.random.default_rng(7)
+    a = rng.standard_normal((256, 256)).astype(np.float32)
+    b = rng.standard_normal((256, 256)).astype(np.float32)
+    want = a @ b
+    a2, b2 = a.copy(), b.copy()
+    assert matmul_split(a2, b, out=a2) is None and np.array_equal(a2, a)  # nothing written
+    nb.matmul(a2, b, out=a2)  # 16.7M multiply-adds: the split's size range
+    nb.matmul(a, b2, out=b2)
+    assert np.allclose(a2, want, atol=1e-3) and np.allclose(b2, want, atol=1e-3)
+
+
+def test_sizes_past_32_bit_blas_integers_are_declined(monkeypatch):
+    from tinygrad5.kernels import blas_split as bs
+    provider()
+    monkeypatch.setitem(bs._provider, "marker", np.int32(0))
+    assert bs._fits_blas_ints(5, 2 ** 31 - 1) and not bs._fits_blas_ints(5, 2 ** 31)
+    monkeypatch.setitem(bs._provider, "marker", np.int64(0))
+    assert bs._fits_blas_ints(2 ** 40)

@@ -200,3 +200,17 @@ def test_gemm_column_blocks_checks_and_declines():
     z = np.empty((2, 3, 5), np.float32)
     assert gemm_column_blocks(np.ones((3, 0), np.float32), np.ones((0, 10), np.float32), z, np.ones(3, np.float32))
     assert np.array_equal(z, np.ones((2, 3, 5), np.float32))
+
+
+def test_conv2d_batch_smaller_than_the_threads_keeps_our_gemm(monkeypatch):
+    from tinygrad5 import threads
+    from tinygrad5.kernels import blas_split, conv2d as k
+    monkeypatch.setattr(k, "SPLIT_MIN_MACS", 0)
+    calls = []
+    monkeypatch.setattr(blas_split, "gemm_column_blocks", lambda *a, **kw: calls.append(1) or False)
+    x = np.ones((1, 3, 6, 6), np.float32)
+    out, _ = conv2d_forward(x, np.ones((4, 3, 3, 3), np.float32), None, 1, 0)
+    assert np.allclose(out, 27.0) and calls == []
+    if threads.get_num_threads() > 1:
+        conv2d_forward(np.ones((4, 3, 6, 6), np.float32), np.ones((4, 3, 3, 3), np.float32), None, 1, 0)
+        assert calls == [1]

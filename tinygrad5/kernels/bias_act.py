@@ -136,7 +136,9 @@ def bias_act_backward(g: np.ndarray, out: np.ndarray | None, act: str | None,
     threads.ensure_policy()
     rows, cols = g.shape
     gb = np.empty(cols, dt) if want_bias else (g[0, :0] if rows else np.empty(0, dt))
-    if g.size:
+    if g.size == 0:
+        gb[:] = 0  # no rows: the bias gradient is zero (the kernel, which zeroes it, does not run)
+    else:
         parts = _parts(g.size, cols)
         if parts > 1:
             _bwd_par(g, o, g2, gb, ACT[act], want_bias, parts)

@@ -156,17 +156,26 @@ def _operand(x: np.ndarray) -> tuple[np.ndarray, int, int] | None:
     return None
 
 
+def _fits_blas_ints(*dims: int) -> bool:
+    """Whether every size and leading dimension fits the provider's BLAS integers."""
+    return _provider["marker"].dtype == np.int64 or max(dims) < 2 ** 31
+
+
 def matmul_split(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None,
-                 parts: int = 2) -> np.ndarray | None:
-    """a (M, K) @ b (K, N) as `parts` concurrent BLAS calls; None when the operands do not fit.
+                 parts: int | None = None) -> np.ndarray | None:
+    """a (M, K) @ b (K, N) as `parts` concurrent BLAS calls (default: one per thread); None when
+    the operands do not fit.
 
     a and b must share a native float32/float64 dtype and be C- or F-contiguous and writeable
-    (views such as x.T are fine); otherwise None is returned and nothing is written.  out, if
-    given, is C-contiguous of the result's shape and dtype.  The longer of M and N is split, so
-    every call keeps the whole inner dimension and no partial sums need adding.
+    (views such as x.T are fine), and out must not overlap them; otherwise None is returned and
+    nothing is written.  out, if given, is C-contiguous of the result's shape and dtype.  The
+    longer of M and N is split, so every call keeps the whole inner dimension and no partial sums
+    need adding.
     """
     if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[0]:
         raise ValueError(f"matmul_split needs (M,K) @ (K,N), got {a.shape} @ {b.shape}")
+    if parts is None:
+        parts = threads.get_num_threads()
     if not isinstance(parts, int) or parts < 1:
         raise ValueError(f"matmul_split needs parts >= 1, got {parts!r}")
     m, k = a.shape
@@ -181,23 +190,28 @@ def matmul_split(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None,
         return None
     if out is None:
         out = np.empty((m, n), a.dtype)
+    elif np.may_share_memory(out, a) or np.may_share_memory(out, b):
+        return None  # BLAS would read what it already wrote; numpy's matmul buffers this case
     if out.size == 0 or k == 0:
         out[...] = 0
         return out
     threads.ensure_policy()  # OpenBLAS single-threaded before two calls run at once
     if not _provider:
         provider()
+    if not _fits_blas_ints(m, n, k, pa[2], pb[2]):
+        return None
     _split(_provider["marker"], pa[0], pa[1], pa[2], pb[0], pb[1], pb[2], out.reshape(-1), n, m, n, k,
            n >= m, min(parts, max(m, n)))
     return out
 
 
 def gemm_column_blocks(a: np.ndarray, b: np.ndarray, out: np.ndarray, bias: np.ndarray | None = None,
-                       parts: int = 2) -> bool:
+                       parts: int | None = None) -> bool:
     """out[g] = a @ b[:, g*P:(g+1)*P] (+ bias[:, None]) for out (G, M, P), a (M, K), b (K, G*P): a
     convolution's W @ cols written straight in (N, O, OH*OW) order, one BLAS call per group.
 
-    All arrays C-contiguous, writeable, one native float dtype; False (nothing written) otherwise.
+    All arrays C-contiguous, writeable, one native float dtype, out overlapping none of the others;
+    False (nothing written) otherwise.  parts defaults to one per thread.
     """
     groups, m, p = out.shape
     k = a.shape[1]
@@ -213,10 +227,14 @@ def gemm_column_blocks(a: np.ndarray, b: np.ndarray, out: np.ndarray, bias: np.n
     if k == 0:
         out[...] = 0 if bias is None else bias[:, None]
         return True
+    if any(np.may_share_memory(out, x) for x in arrays[:2] + arrays[3:]):
+        return False  # out must not overlap an input (see matmul_split)
     threads.ensure_policy()
     if not _provider:
         provider()
+    if not _fits_blas_ints(m, p, k, groups * p):
+        return False
     bv = bias if bias is not None else a.reshape(-1)[:0]
     _column_blocks(_provider["marker"], a.reshape(-1), k, b.reshape(-1), groups * p, out.reshape(-1), bv,
-                   bias is not None, m, p, k, groups, max(1, min(parts, groups)))
+                   bias is not None, m, p, k, groups, max(1, min(parts or threads.get_num_threads(), groups)))
     return True

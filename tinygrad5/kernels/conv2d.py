@@ -18,12 +18,15 @@ IGEMM_MIN_OW = 12
 # From this many multiply-adds (with 2+ threads) the im2col products run as one OpenBLAS call per
 # core (kernels/blas_split.py) instead of our packed GEMM.  Measured at LeNet's conv2, b32 / b128:
 # forward 1.02 -> 0.91 / 5.28 -> 4.55 ms, column gradient 1.09 -> 0.85 / 4.80 -> 4.52 ms; the
-# weight gradient stays on gemm_nt (equal at conv2, 2.5x faster at conv1).  Larger layers: not measured.
+# weight gradient stays on gemm_nt (equal at conv2, 2.5x faster at conv1).  A batch smaller than
+# the thread count keeps our GEMM (batch 1, 64x64x64x64 with 64 3x3 filters: 4.5 vs 2.9 ms).
 SPLIT_MIN_MACS = 1 << 23
 
 
-def _split_ok(macs: int) -> bool:
-    return macs >= SPLIT_MIN_MACS and threads.get_num_threads() > 1
+def _split_ok(macs: int, batch: int) -> bool:
+    """Split path: big enough, and (the forward runs one call per sample) a sample per thread."""
+    nthr = threads.get_num_threads()
+    return macs >= SPLIT_MIN_MACS and nthr > 1 and batch >= nthr
 
 
 class ConvCache:
@@ -115,7 +118,7 @@ def conv2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, stride, p
     # tiles across sample boundaries); no transpose after either way.
     w2 = w.reshape(o, -1)
     out = np.empty((n, o, oh * ow), x.dtype)
-    if not (_split_ok(o * cols.shape[0] * cols.shape[1]) and _split.gemm_column_blocks(w2, cols, out, b)):
+    if not (_split_ok(o * cols.shape[0] * cols.shape[1], n) and _split.gemm_column_blocks(w2, cols, out, b)):
         gemm3(w2[None], cols[None], bias=b, bias_mode=0 if b is None else 1, col_blocks=oh * ow, out=out)
     return out.reshape(n, o, oh, ow), ConvCache(x.shape, w, cols, stride, padding, b is not None, (oh, ow))
 
@@ -143,7 +146,7 @@ def conv2d_backward(gout: np.ndarray, cache: ConvCache, need_x: bool = True
     gx = None
     if need_x:
         wt = w.reshape(o, -1).T  # (CKK, O), a column-major view
-        gcols = _split.matmul_split(wt, gt) if _split_ok(wt.shape[0] * o * gt.shape[1]) else None
+        gcols = _split.matmul_split(wt, gt) if _split_ok(wt.shape[0] * o * gt.shape[1], n) else None
         if gcols is None:
             gcols = gemm3(wt[None], gt[None])[0]
         gx = np.empty(cache.x_shape, w.dtype)
