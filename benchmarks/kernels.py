@@ -299,6 +299,11 @@ for dt in (np.float32, np.float64):
     a = np.random.rand(300, 300).astype(dt); nb.matmul(a, a)
     from tinygrad5.kernels.blas_split import matmul_split; matmul_split(a, a)
     import tinygrad5.kernels as K; K.matmul(a[:20, :20], a[:20, :20])
+    for shape in ((32, 64), (128, 1024)):  # a linear layer's bias + activation, serial and parallel
+        h = np.random.rand(*shape).astype(dt); bvec = np.zeros(shape[1], dt)
+        for act in ("sigmoid", "relu"):
+            o, c = nb.bias_act_forward(h.copy(), bvec, act); nb.bias_act_backward(o, c, True)
+    nb.sigmoid_backward(nb.sigmoid_forward(np.random.rand(9).astype(dt)), np.ones(9, dt))
     for n in (5000, 70000):  # ReLU serial and parallel
         r, m = nb.relu_forward(np.random.rand(n).astype(dt) - 0.5); nb.relu_backward(r, m)
     for n in (1000, 200000):  # SGD update serial and parallel, plain and momentum
