@@ -6,10 +6,10 @@ numba owns the cores); importing this module compiles nothing, and compiled kern
 disk, so later processes start warm.
 
 matmul dispatch (thresholds measured on the 2-core Zen 4 machines, see BENCHMARKS.md):
-small products go to OpenBLAS, single-threaded under the policy and fastest there; mid-sized 2-D
-products (all of the MLP's, autoencoder's and fully connected layers' big ones) run as one
-OpenBLAS call per core (kernels.blas_split); large ones and batched ones run our GEMM when it can
-use every core and its 6x16 register tiles are well filled, else OpenBLAS.
+small products (the MLP's and the autoencoder's) go to OpenBLAS, single-threaded under the policy
+and fastest there inside a training step; mid-sized 2-D products (the ConvNet's fully connected
+layers) run as one OpenBLAS call per core (kernels.blas_split); large ones and batched ones run our
+GEMM when it can use every core and its 6x16 register tiles are well filled, else OpenBLAS.
 """
 from __future__ import annotations
 
@@ -36,9 +36,12 @@ OURS_MIN_MACS = 1 << 22
 # ...and only if the 6x16 tiles are this full: a thin N (e.g. 20 -> 32 columns) wastes lanes
 # (25088x25@25x20, fill 0.62: BLAS 65 vs ours 50 GFLOP/s; 3200x500@500x50, fill 0.78: ours wins).
 OURS_MIN_FILL = 0.75
-# Between these sizes a 2-D product runs fastest as one OpenBLAS call per core (measured, 2 threads:
-# 32x1024@1024x64 np 48 / ours 58 / split 33 us; 36x32@32x1024 45 / 90 / 16; 32x1250@1250x512
-# 514 / 467 / 310; 128x1250@1250x512 1648 / 1308 / 1024; at 512^3 ours 1710 vs split 1780).
+# Between these sizes a 2-D product runs as one OpenBLAS call per core (measured, 2 threads, numpy
+# / ours / split: 32x1250@1250x512 514 / 467 / 310 us; 128x1250@1250x512 1648 / 1308 / 1024; at
+# 512^3 ours 1710 vs split 1780).  Smaller products win alone too (32x1024@1024x64 48 / 58 / 33)
+# but lose inside a training step: the second core has fallen asleep since the last launch, and
+# the main thread then reads a result half of which sits in the other core's cache (MLP epoch
+# 0.077 -> 0.098 s with the split from 2^19 on).
 SPLIT_MIN_MACS = 1 << 23
 SPLIT_MAX_MACS = 1 << 27
 
