@@ -212,3 +212,14 @@ def test_cross_entropy_label_errors():
         tg.cross_entropy(tg.zeros(3, 5), np.array([1, 2]))
     with pytest.raises(ValueError, match="reduction"):
         tg.cross_entropy(tg.zeros(3, 5), np.array([1, 2, 0]), reduction="avg")
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_mse_on_empty_input_has_an_empty_gradient(reduction):
+    a = tg.Tensor(np.zeros((0, 3), np.float32), requires_grad=True)
+    with np.errstate(invalid="ignore"):
+        loss = tg.mse_loss(a, tg.Tensor(np.zeros((0, 3), np.float32)), reduction=reduction)
+    if reduction == "mean":
+        assert np.isnan(loss.item())  # torch gives nan too
+    loss.sum().backward() if reduction == "none" else loss.backward()
+    assert a.grad.shape == (0, 3)

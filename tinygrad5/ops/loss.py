@@ -83,7 +83,8 @@ class MSE(Function):
         return total / d.size if reduction == "mean" else total
 
     def backward(self, g):
-        scale = 2.0 / self.d.size if self.reduction == "mean" else 2.0
+        # an empty mean is NaN (as in torch); its gradient is the empty array, not a division by 0
+        scale = 2.0 / max(self.d.size, 1) if self.reduction == "mean" else 2.0
         gd = self.d * (g * scale)
         return gd, (-gd if self.parents[1].requires_grad else None)
 
