@@ -31,7 +31,9 @@ class CrossEntropy(Function):
 
     def backward(self, g):
         if self.reduction != "none":  # one scale for every row: a (1,) array, not an (N,) one
-            g = np.reshape(g / self.n if self.reduction == "mean" else g, (1,)).astype(self.probs.dtype, copy=False)
+            g = (g / self.n if self.reduction == "mean" else g).reshape(1)
+            if g.dtype != self.probs.dtype:
+                g = g.astype(self.probs.dtype)
         if self.labels is not None:
             return self.be.softmax_cross_entropy_backward(self.probs, self.labels, g)
         t = self.soft

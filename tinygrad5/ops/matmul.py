@@ -94,13 +94,14 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None, activation: st
     activation="sigmoid" or "relu" applies it in the same node (same values as calling it after).
     """
     x, w = as_tensor(x), as_tensor(weight)
-    if w.ndim != 2 or x.ndim < 1 or x.shape[-1] != w.shape[1]:
-        raise ValueError(f"linear: input {x.shape} does not fit weight {w.shape} (out, in)")
+    xs, ws = x.data.shape, w.data.shape  # checked on the arrays: this runs for every layer, every step
+    if len(ws) != 2 or not xs or xs[-1] != ws[1]:
+        raise ValueError(f"linear: input {xs} does not fit weight {ws} (out, in)")
     if activation not in ACTIVATIONS:
         raise ValueError(f"linear: activation must be one of {ACTIVATIONS}, got {activation!r}")
     if bias is None:
         return Linear.apply(x, w, activation=activation)
     b = as_tensor(bias)
-    if b.shape != (w.shape[0],):
-        raise ValueError(f"linear: bias shape {b.shape} should be ({w.shape[0]},)")
+    if b.data.shape != (ws[0],):
+        raise ValueError(f"linear: bias shape {b.data.shape} should be ({ws[0]},)")
     return Linear.apply(x, w, b, activation=activation)
