@@ -203,10 +203,11 @@ class Tensor:
             for p, pg in zip(parents, pgrads):
                 if pg is None or not p.requires_grad:
                     continue
-                if pg.shape != p.data.shape:
-                    pg = _unbroadcast(pg, p.data.shape)
-                if pg.dtype != p.data.dtype:
-                    pg = pg.astype(p.data.dtype)
+                pd = p.data
+                if pg.shape != pd.shape:
+                    pg = _unbroadcast(pg, pd.shape)
+                if pg.dtype != pd.dtype:
+                    pg = pg.astype(pd.dtype)
                 key = id(p)
                 prev = grads.get(key)
                 if prev is not None:

@@ -77,7 +77,8 @@ class Linear(Function):
         gw = None
         if pw.requires_grad:
             w = self.w
-            if w.flags.f_contiguous and not w.flags.c_contiguous and self.x2.dtype == g2.dtype == w.dtype:
+            wf = w.flags
+            if wf.f_contiguous and not wf.c_contiguous and self.x2.dtype == g2.dtype == w.dtype:
                 # A column-major weight (nn.Linear stores wide-input ones so) gets a column-major
                 # gradient, written as the row-major x.T @ g: the optimizer then updates like with
                 # like, and the engine hands the fresh array to the leaf without a copy.
