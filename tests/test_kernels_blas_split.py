@@ -104,3 +104,16 @@ def test_sizes_past_32_bit_blas_integers_are_declined(monkeypatch):
     assert bs._fits_blas_ints(5, 2 ** 31 - 1) and not bs._fits_blas_ints(5, 2 ** 31)
     monkeypatch.setitem(bs._provider, "marker", np.int64(0))
     assert bs._fits_blas_ints(2 ** 40)
+
+
+def test_first_use_applies_the_thread_policy_first():
+    out = run_fresh(
+        "import numpy as np\n"
+        "from threadpoolctl import threadpool_info\n"
+        "from tinygrad5 import threads\n"
+        "from tinygrad5.kernels.blas_split import matmul_split\n"
+        "a = np.ones((40, 30), np.float32)\n"
+        "assert np.allclose(matmul_split(a, a.T.copy()), 30.0)\n"
+        "assert threads._state['applied']\n"
+        "print(sorted({p['num_threads'] for p in threadpool_info() if p['user_api'] == 'blas'}))\n")
+    assert out.strip() == "[1]"

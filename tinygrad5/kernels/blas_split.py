@@ -174,6 +174,7 @@ def matmul_split(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None,
     """
     if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[0]:
         raise ValueError(f"matmul_split needs (M,K) @ (K,N), got {a.shape} @ {b.shape}")
+    threads.ensure_policy()  # before asking for the thread count: that starts numba's pool
     if parts is None:
         parts = threads.get_num_threads()
     if not isinstance(parts, int) or parts < 1:
@@ -195,7 +196,6 @@ def matmul_split(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None,
     if out.size == 0 or k == 0:
         out[...] = 0
         return out
-    threads.ensure_policy()  # OpenBLAS single-threaded before two calls run at once
     if not _provider:
         provider()
     if not _fits_blas_ints(m, n, k, pa[2], pb[2]):
