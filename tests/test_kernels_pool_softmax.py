@@ -55,6 +55,40 @@ def test_max_pool2d_lenet_parallel(dtype):
     assert gx.sum() == out.size and np.array_equal(gx != 0, x == np.repeat(np.repeat(out, 2, 2), 2, 3))
 
 
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")  # inf * 0, on purpose
+@settings(deadline=None)
+@given(n=st.integers(1, 2), c=st.integers(1, 3), h=st.integers(2, 9), w=st.integers(2, 9),
+       k=st.integers(1, 3), s=st.integers(1, 3), dtype=st.sampled_from([np.float32, np.float64]),
+       ties=st.booleans(), special=st.booleans(), seed=st.integers(0, 2**31))
+def test_max_pool2d_with_relu_is_pooling_of_relu_bit_for_bit(n, c, h, w, k, s, dtype, ties, special, seed):
+    # relu=True pools x and applies ReLU to the maxima: equal to pooling relu(x), values and gradients,
+    # including zeros, windows of negatives, NaN (kept, no gradient) and an inf gradient (NaN where cut).
+    from tinygrad5.backends import numpy_backend as ref
+    k = min(k, h, w)
+    rng = np.random.default_rng(seed)
+    x = (rng.integers(-2, 2, (n, c, h, w)) if ties else rng.standard_normal((n, c, h, w))).astype(dtype)
+    if special:
+        x.reshape(-1)[rng.integers(0, x.size, 3)] = [np.nan, 0.0, -0.0]
+    relu_x, mask = ref.relu_forward(x)
+    want, cache_r = max_pool2d_forward(relu_x, (k, k), (s, s))
+    out, cache = max_pool2d_forward(x, (k, k), (s, s), relu=True)
+    assert out.dtype == dtype and np.array_equal(out, want, equal_nan=True)
+    g = rng.standard_normal(out.shape).astype(dtype)
+    if special:
+        g.reshape(-1)[0] = np.inf
+    gx = max_pool2d_backward(g, cache)
+    gx_r = ref.relu_backward(max_pool2d_backward(g, cache_r), mask)
+    # A cut window's g * 0 (NaN for the inf) may land on another element of the same window when
+    # it holds no positive value; everywhere else the gradients are equal bit for bit.
+    same = np.nan_to_num(gx, nan=0.0) == np.nan_to_num(gx_r, nan=0.0)
+    assert same.all() if (ties or special) else np.array_equal(gx, gx_r)
+    ref_out, ref_cache = ref.max_pool2d_forward(x, (k, k), (s, s), relu=True)  # the reference backend too
+    assert np.array_equal(ref_out, want, equal_nan=True)
+    tol = 1e-6 if dtype == np.float32 else 1e-12  # overlapping windows: another order of additions
+    assert np.allclose(np.nan_to_num(ref.max_pool2d_backward(g, ref_cache), nan=0.0), np.nan_to_num(gx_r, nan=0.0),
+                       rtol=tol, atol=tol)
+
+
 def test_max_pool2d_rejects_bad_input():
     with pytest.raises(ValueError, match="larger"):
         max_pool2d_forward(np.ones((1, 1, 2, 2)), (3, 3), (1, 1))

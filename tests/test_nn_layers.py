@@ -240,6 +240,34 @@ def test_functional_reexports_every_op_and_adds_linear_dropout():
     assert F.dropout(x, 0.5, training=False) is x
 
 
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_sequential_runs_relu_then_max_pool_as_one_exact_op(backend):
+    class MyPool(nn.MaxPool2d):
+        def forward(self, x):
+            return super().forward(x) * 2.0
+
+    tg.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(2, 6, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(6, 4, 3), nn.ReLU(), MyPool(2))
+    x = tg.Tensor(np.random.default_rng(1).standard_normal((8, 2, 14, 14)).astype(np.float32))
+    runs = []
+    with tg.backend(backend):
+        for fused in (True, False):
+            out = net(x)
+            if not fused:
+                out = x
+                for m in net:
+                    out = m(out)
+            out.sum().backward()
+            runs.append((out.data.copy(), [p.grad.data.copy() for p in net.parameters()]))
+            net.zero_grad()
+    (a, ga), (b, gb) = runs
+    np.testing.assert_array_equal(a, b)
+    assert all(np.array_equal(u, v) for u, v in zip(ga, gb))
+    assert type(net[:3](x)._ctx).__name__ == "MaxPool2d"  # ReLU + MaxPool2d: one node
+    assert type(net[:2](x)._ctx).__name__ == "ReLU"  # a trailing ReLU stays itself
+    assert net[3:](net[:3](x))._ctx.parents[0]._ctx is not None  # MyPool (a subclass) is not fused
+
+
 def test_conv_net_of_the_homework_shapes():
     net = nn.Sequential(nn.Conv2d(1, 20, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(20, 50, 5), nn.ReLU(),
                         nn.MaxPool2d(2), nn.Flatten(), nn.Linear(1250, 512), nn.ReLU(), nn.Linear(512, 36))

@@ -16,7 +16,7 @@ from tinygrad5.ops import OP_TABLE
 from tests.strategies import arrays, broadcastable_shapes, distinct, shapes
 
 F = tg.ops
-BACKEND_OPS = {"matmul", "linear", "conv2d", "max_pool2d", "cross_entropy", "relu"}
+BACKEND_OPS = {"matmul", "linear", "conv2d", "max_pool2d", "relu_max_pool2d", "cross_entropy", "relu"}
 
 
 def T(a: np.ndarray) -> tg.Tensor:
@@ -206,6 +206,15 @@ def pool_case(draw):
 
 
 @st.composite
+def relu_pool_case(draw):
+    k, s = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    shape = (draw(st.integers(1, 2)), draw(st.integers(1, 3)), draw(st.integers(k, 7)), draw(st.integers(k, 7)))
+    a = distinct(draw(arrays(shape)), 0.05)
+    a = a + np.where(a >= 0, 0.1, -0.1)  # no ties, and no value near ReLU's kink (order is kept)
+    return (lambda x: F.relu_max_pool2d(x, k, s)), [T(a)], {}
+
+
+@st.composite
 def clip_case(draw):
     shape = draw(shapes())
     lo, hi = draw(st.sampled_from([(-0.5, 0.5), (None, 0.5), (-0.5, None)]))
@@ -231,7 +240,7 @@ GRAD_CASES = {
     "leaky_relu": unary(lambda x: F.leaky_relu(x, 0.1), away_from=0.0),
     "softmax": softmax_case(F.softmax), "log_softmax": softmax_case(F.log_softmax),
     "cross_entropy": cross_entropy_case(), "mse_loss": mse_case(),
-    "conv2d": conv_case(), "max_pool2d": pool_case(),
+    "conv2d": conv_case(), "max_pool2d": pool_case(), "relu_max_pool2d": relu_pool_case(),
 }
 
 

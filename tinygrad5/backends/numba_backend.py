@@ -100,9 +100,11 @@ def conv2d_backward(gout, cache, need_x: bool = True) -> tuple[np.ndarray | None
     return _conv.conv2d_backward(gout, cache, need_x)
 
 
-def max_pool2d_forward(x, kernel: tuple[int, int], stride: tuple[int, int]) -> tuple[np.ndarray, object]:
-    """x (N,C,H,W) -> (out (N,C,OH,OW), cache holding argmax indices); no padding; floor mode."""
-    return _pool.max_pool2d_forward(x, kernel, stride)
+def max_pool2d_forward(x, kernel: tuple[int, int], stride: tuple[int, int], relu: bool = False
+                       ) -> tuple[np.ndarray, object]:
+    """x (N,C,H,W) -> (out (N,C,OH,OW), cache holding argmax indices); no padding; floor mode.
+    relu=True: max_pool2d(relu(x)) in the same pass."""
+    return _pool.max_pool2d_forward(x, kernel, stride, relu)
 
 
 def max_pool2d_backward(gout, cache) -> np.ndarray:

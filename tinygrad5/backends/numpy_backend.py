@@ -51,19 +51,27 @@ def conv2d_backward(gout, cache, need_x=True):
     return gx, gw.astype(gout.dtype, copy=False), gb
 
 
-def max_pool2d_forward(x, kernel, stride):
-    """Max over each window of x (N,C,H,W); keeps the flat in-window argmax for backward."""
+def max_pool2d_forward(x, kernel, stride, relu=False):
+    """Max over each window of x (N,C,H,W); keeps the flat in-window argmax for backward.
+
+    relu=True: max_pool2d(relu(x)), computed as relu of the maxima (ReLU is monotone).
+    """
     (kh, kw), (sh, sw) = kernel, stride
     win = _windows(x, kh, kw, sh, sw)
     flat = win.reshape(win.shape[:4] + (kh * kw,))
     idx = flat.argmax(axis=-1)
     out = np.take_along_axis(flat, idx[..., None], axis=-1)[..., 0]
-    return out, (idx, x.shape, kernel, stride)
+    mask = None
+    if relu:
+        out, mask = relu_forward(out)
+    return out, (idx, x.shape, kernel, stride, mask)
 
 
 def max_pool2d_backward(gout, cache):
     """Route each output gradient to the input element that was the window's max."""
-    idx, x_shape, (kh, kw), (sh, sw) = cache
+    idx, x_shape, (kh, kw), (sh, sw), mask = cache
+    if mask is not None:
+        gout = relu_backward(gout, mask)
     gx = np.zeros(x_shape, dtype=gout.dtype)
     oh, ow = gout.shape[2], gout.shape[3]
     for i in range(kh):

@@ -3,6 +3,11 @@
 No padding, floor mode: OH = (H - KH) // SH + 1.  The argmax of each window is stored as a flat
 index iy*W + ix into its (H, W) plane (int32); ties go to the first maximum in row-major window
 order and a NaN wins like in numpy.argmax.
+
+With relu=True the kernels compute max_pool2d(relu(x)) as relu(max_pool2d(x)) (equal, since ReLU
+is monotone), in one pass over x instead of a ReLU pass over the 4x larger input.  A window whose
+max fails `> 0` (ReLU's mask, False at 0 and NaN) stores its index as -(index + 1); backward then
+sends it g * 0, which is what ReLU's g * mask gave (0, or NaN for an inf/NaN gradient).
 """
 from __future__ import annotations
 
@@ -17,8 +22,8 @@ _NONNEG = (1 << 47) - 1  # see pack.py: masked offsets let LLVM drop negative-in
 
 
 @njit(**JIT)
-def _fwd_plane(x, n, c, out, idx, kh, kw, sh, sw):
-    """Pool one (H, W) plane.
+def _fwd_plane(x, n, c, out, idx, kh, kw, sh, sw, relu):
+    """Pool one (H, W) plane, then apply ReLU to the maxima when relu is set.
 
     Window taps are visited in row-major order and a tap replaces the running maximum only if it
     is strictly greater, or is the first NaN: numpy.argmax's rule.  The conditions use & and |
@@ -47,8 +52,14 @@ def _fwd_plane(x, n, c, out, idx, kh, kw, sh, sw):
                 bi = r1 + 2 * ox if t else bi
                 v = xf[r1 + 2 * ox + 1]
                 t = (v > b) | ((v != v) & (b == b))
-                of[ob + ox] = v if t else b
-                jf[ob + ox] = r1 + 2 * ox + 1 if t else bi
+                b = v if t else b
+                bi = r1 + 2 * ox + 1 if t else bi
+                if relu:
+                    keep = b > 0
+                    b = 0 if b <= 0 else b  # ReLU's rule: NaN fails b <= 0 and is kept
+                    bi = bi if keep else -bi - 1
+                of[ob + ox] = b
+                jf[ob + ox] = bi
         return
     for oy in range(oh):
         for ox in range(ow):
@@ -61,36 +72,45 @@ def _fwd_plane(x, n, c, out, idx, kh, kw, sh, sw):
                     t = (v > b) | ((v != v) & (b == b))
                     b = v if t else b
                     bi = base + ky * w + kx if t else bi
+            if relu:
+                keep = b > 0
+                b = 0 if b <= 0 else b
+                bi = bi if keep else -bi - 1
             of[oy * ow + ox] = b
             jf[oy * ow + ox] = bi
 
 
 @njit(parallel=True, **JIT)
-def _fwd_par(x, out, idx, kh, kw, sh, sw):
+def _fwd_par(x, out, idx, kh, kw, sh, sw, relu):
     """Pool every plane, (n, c) planes spread over threads."""
     nc = x.shape[0] * x.shape[1]
     for t in prange(nc):
-        _fwd_plane(x, t // x.shape[1], t % x.shape[1], out, idx, kh, kw, sh, sw)
+        _fwd_plane(x, t // x.shape[1], t % x.shape[1], out, idx, kh, kw, sh, sw, relu)
 
 
 @njit(**JIT)
-def _fwd_ser(x, out, idx, kh, kw, sh, sw):
+def _fwd_ser(x, out, idx, kh, kw, sh, sw, relu):
     """Pool every plane on the calling thread."""
     for n in range(x.shape[0]):
         for c in range(x.shape[1]):
-            _fwd_plane(x, n, c, out, idx, kh, kw, sh, sw)
+            _fwd_plane(x, n, c, out, idx, kh, kw, sh, sw, relu)
 
 
 @njit(**JIT)
 def _bwd_plane(g, idx, n, c, gx):
-    """gx[n, c] = scatter-add of g[n, c] through idx[n, c] (overlapping windows accumulate)."""
+    """gx[n, c] = scatter-add of g[n, c] through idx[n, c] (overlapping windows accumulate);
+    a negative index -(j + 1) (a window ReLU cut) adds g * 0 at j."""
     dst = gx[n, c].reshape(-1)
     for i in range(dst.shape[0]):
         dst[i] = 0
     src = g[n, c].reshape(-1)
     ii = idx[n, c].reshape(-1)
     for i in range(src.shape[0]):
-        dst[ii[i]] += src[i]
+        j = ii[i]
+        if j >= 0:
+            dst[j] += src[i]
+        else:
+            dst[-j - 1] += src[i] * 0
 
 
 @njit(parallel=True, **JIT)
@@ -123,8 +143,10 @@ def _par(size: int, n_planes: int) -> bool:
     return size >= PARALLEL_MIN_ELEMS and n_planes > 1 and threads.get_num_threads() > 1
 
 
-def max_pool2d_forward(x: np.ndarray, kernel, stride) -> tuple[np.ndarray, PoolCache]:
-    """x (N,C,H,W) -> (out (N,C,OH,OW), cache with argmax indices); no padding, floor mode."""
+def max_pool2d_forward(x: np.ndarray, kernel, stride, relu: bool = False) -> tuple[np.ndarray, PoolCache]:
+    """x (N,C,H,W) -> (out (N,C,OH,OW), cache with argmax indices); no padding, floor mode.
+
+    relu=True returns max_pool2d(relu(x)) (see the module docstring)."""
     threads.ensure_policy()
     if x.ndim != 4 or x.dtype not in (np.float32, np.float64):
         raise ValueError(f"max_pool2d needs a float32/float64 (N,C,H,W) array, got {x.dtype} {x.shape}")
@@ -139,7 +161,7 @@ def max_pool2d_forward(x: np.ndarray, kernel, stride) -> tuple[np.ndarray, PoolC
     out = np.empty((n, c, oh, ow), x.dtype)
     idx = np.empty((n, c, oh, ow), np.int32)
     if out.size:
-        (_fwd_par if _par(x.size, n * c) else _fwd_ser)(x, out, idx, kh, kw, sh, sw)
+        (_fwd_par if _par(x.size, n * c) else _fwd_ser)(x, out, idx, kh, kw, sh, sw, bool(relu))
     return out, PoolCache(idx, x.shape)
 
 

@@ -1,7 +1,7 @@
 """Activation layers: ReLU, Sigmoid, Tanh, Softmax, LeakyReLU (thin wrappers over the ops)."""
 from __future__ import annotations
 
-from ..ops import leaky_relu, relu, sigmoid, softmax, tanh
+from ..ops import leaky_relu, relu, relu_max_pool2d, sigmoid, softmax, tanh
 from ..tensor import Tensor
 from .module import Module
 
@@ -12,6 +12,14 @@ class ReLU(Module):
     def forward(self, x: Tensor) -> Tensor:
         """Elementwise."""
         return relu(x)
+
+    def forward_then(self, x: Tensor, nxt: Module) -> Tensor | None:
+        """This ReLU and a following nn.MaxPool2d as one op (Sequential calls this): the ConvNet's
+        ReLU then runs on the pooled maxima, a quarter of the elements, inside the pooling pass."""
+        from .layers import MaxPool2d  # layers.py imports this module
+        if type(nxt) is not MaxPool2d or type(self).forward is not ReLU.forward:
+            return None
+        return relu_max_pool2d(x, nxt.kernel_size, nxt.stride)
 
 
 class Sigmoid(Module):

@@ -41,7 +41,8 @@ class Module:
 
     training: bool
     # A module may define forward_then(x, nxt) -> Tensor | None: itself and the module after it in a
-    # Sequential as one op when it can (nn.Linear followed by Sigmoid or ReLU), else None.
+    # Sequential as one op when it can (nn.Linear followed by Sigmoid or ReLU, nn.ReLU followed by
+    # MaxPool2d), else None.
     forward_then: Any = None
 
     def __init__(self) -> None:

@@ -27,9 +27,9 @@ class Conv2d(Function):
 
 
 class MaxPool2d(Function):
-    def forward(self, x, kernel=(2, 2), stride=(2, 2)):
+    def forward(self, x, kernel=(2, 2), stride=(2, 2), relu=False):
         self.be = _backend.current()
-        out, self.cache = self.be.max_pool2d_forward(x, kernel, stride)
+        out, self.cache = self.be.max_pool2d_forward(x, kernel, stride, relu)
         return out
 
     def backward(self, g):
@@ -63,6 +63,16 @@ def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride: Any = 
 
 def max_pool2d(x: Tensor, kernel_size: Any, stride: Any = None) -> Tensor:
     """Max over kernel_size windows of x (N, C, H, W); stride defaults to kernel_size."""
+    return _max_pool2d(x, kernel_size, stride, False)
+
+
+def relu_max_pool2d(x: Tensor, kernel_size: Any, stride: Any = None) -> Tensor:
+    """max_pool2d(relu(x)) as one op (nn.Sequential runs ReLU then MaxPool2d so): the same values
+    and gradients, computed as ReLU of the window maxima without a ReLU pass over x."""
+    return _max_pool2d(x, kernel_size, stride, True)
+
+
+def _max_pool2d(x: Tensor, kernel_size: Any, stride: Any, relu: bool) -> Tensor:
     x = as_tensor(x)
     k = as_pair(kernel_size, "kernel_size")
     s = k if stride is None else as_pair(stride, "stride")
@@ -70,4 +80,4 @@ def max_pool2d(x: Tensor, kernel_size: Any, stride: Any = None) -> Tensor:
         raise ValueError(f"max_pool2d needs x of shape (N, C, H, W), got {x.shape}")
     if x.shape[2] < k[0] or x.shape[3] < k[1] or min(k) < 1 or min(s) < 1:
         raise ValueError(f"max_pool2d: kernel {k} stride {s} do not fit input {x.shape}")
-    return MaxPool2d.apply(x, kernel=k, stride=s)
+    return MaxPool2d.apply(x, kernel=k, stride=s, relu=relu)
