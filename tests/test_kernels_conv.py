@@ -1,4 +1,5 @@
-"""conv2d kernels (im2col/col2im + GEMM, direct 1-channel path) against a float64 numpy reference.
+"""conv2d kernels against a float64 numpy reference, on both paths: per sample (conv_fused: im2col
+into a thread's buffer + BLAS) and batch-wide (im2col/col2im + GEMM, direct 1-channel path).
 
 Tolerance: relative to the sum of |products| of each output (see test_kernels_gemm): 1e-5 for
 float32 scaled by sqrt(K/64) for long reductions (K = C*KH*KW forward, N*OH*OW for gW), 1e-10 for
@@ -6,11 +7,23 @@ float64.
 """
 from __future__ import annotations
 
+from unittest import mock
+
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
+from tinygrad5 import threads
+from tinygrad5.kernels import conv2d as conv_module
 from tinygrad5.kernels import conv2d_backward, conv2d_forward
+
+# What conv2d._fused_parts answers under each forced path (per-sample: every thread, even past N).
+PATHS = {"per-sample": lambda x, w: threads.get_num_threads(), "batch-wide": lambda x, w: 0}
+
+
+def forced(path: str):
+    """A context that sends conv2d down one path."""
+    return mock.patch.object(conv_module, "_fused_parts", PATHS[path])
 
 
 def _ref_forward(x, w, b, s, p):
@@ -67,21 +80,23 @@ def conv_cases(draw):
 
 @settings(deadline=None)
 @given(case=conv_cases(), dtype=st.sampled_from([np.float32, np.float64]), bias=st.booleans(),
-       need_x=st.booleans(), seed=st.integers(0, 2**31))
-def test_conv2d_matches_reference(case, dtype, bias, need_x, seed):
+       need_x=st.booleans(), seed=st.integers(0, 2**31), path=st.sampled_from(sorted(PATHS)))
+def test_conv2d_matches_reference(case, dtype, bias, need_x, seed, path):
     n, c, h, wd, o, kh, kw, s, p = case
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((n, c, h, wd)).astype(dtype)
     w = rng.standard_normal((o, c, kh, kw)).astype(dtype)
     b = rng.standard_normal(o).astype(dtype) if bias else None
-    out, cache = conv2d_forward(x, w, b, s, p)
+    with forced(path):
+        out, cache = conv2d_forward(x, w, b, s, p)
     x64, w64 = x.astype(np.float64), w.astype(np.float64)
     want = _ref_forward(x64, w64, None if b is None else b.astype(np.float64), s, p)
     scale = _ref_forward(np.abs(x64), np.abs(w64), None if b is None else np.abs(b.astype(np.float64)), s, p)
     _close(out, want, scale, dtype, c * kh * kw)
 
     g = rng.standard_normal(out.shape).astype(dtype)
-    gx, gw, gb = conv2d_backward(g, cache, need_x=need_x)
+    with forced(path):
+        gx, gw, gb = conv2d_backward(g, cache, need_x=need_x)
     gx_r, gx_s, gw_r, gw_s = _ref_backward(x64, w64, g.astype(np.float64), s, p)
     _close(gw, gw_r, gw_s, dtype, n * out.shape[2] * out.shape[3])
     if need_x:
@@ -105,22 +120,27 @@ def test_conv2d_one_channel_implicit_gemm(n, o, h, w, k, sh, p, dtype, bias, see
     x = rng.standard_normal((n, 1, max(h, k), w)).astype(dtype)
     wt = rng.standard_normal((o, 1, k, k)).astype(dtype)
     b = rng.standard_normal(o).astype(dtype) if bias else None
-    out, cache = conv2d_forward(x, wt, b, (sh, 1), (p, p))
+    with forced("batch-wide"):  # the per-sample path, when it applies, comes first
+        out, cache = conv2d_forward(x, wt, b, (sh, 1), (p, p))
     x64, w64 = x.astype(np.float64), wt.astype(np.float64)
     b64 = None if b is None else b.astype(np.float64)
     _close(out, _ref_forward(x64, w64, b64, (sh, 1), (p, p)),
            _ref_forward(np.abs(x64), np.abs(w64), None if b is None else np.abs(b64), (sh, 1), (p, p)), dtype, k * k)
     g = rng.standard_normal(out.shape).astype(dtype)
-    gx, gw, _ = conv2d_backward(g, cache)
+    with forced("batch-wide"):
+        gx, gw, _ = conv2d_backward(g, cache)
     gx_r, gx_s, gw_r, gw_s = _ref_backward(x64, w64, g.astype(np.float64), (sh, 1), (p, p))
     _close(gw, gw_r, gw_s, dtype, g.size // o)
     _close(gx, gx_r, gx_s, dtype, o * k * k)
 
 
+@pytest.mark.parametrize("path", sorted(PATHS))
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("c,o,hw", [(1, 20, 32), (20, 50, 14)])
-def test_conv2d_lenet_layers_parallel(dtype, c, o, hw):
-    # LeNet-sized layers take the parallel paths (im2col, GEMM tasks, col2im, direct 1-channel).
+def test_conv2d_lenet_layers_parallel(dtype, c, o, hw, path, monkeypatch):
+    # LeNet-sized layers take the parallel paths (per sample: threads over samples; batch-wide:
+    # im2col, GEMM tasks, col2im, direct 1-channel).
+    monkeypatch.setattr(conv_module, "_fused_parts", PATHS[path])
     rng = np.random.default_rng(c)
     x = rng.standard_normal((8, c, hw, hw)).astype(dtype)
     w = rng.standard_normal((o, c, 5, 5)).astype(dtype)
@@ -174,6 +194,7 @@ def test_conv2d_split_blas_path_matches_our_gemm(monkeypatch, dtype, bias):
     w = rng.standard_normal((7, 5, 3, 3)).astype(dtype)
     b = rng.standard_normal(7).astype(dtype) if bias else None
     g = rng.standard_normal((6, 7, 7, 7)).astype(dtype)
+    monkeypatch.setattr(k, "_fused_parts", PATHS["batch-wide"])
     results = []
     for threshold in (1 << 62, 0):  # our GEMM, then one BLAS call per core for every product
         monkeypatch.setattr(k, "SPLIT_MIN_MACS", threshold)
@@ -206,6 +227,7 @@ def test_conv2d_batch_smaller_than_the_threads_keeps_our_gemm(monkeypatch):
     from tinygrad5 import threads
     from tinygrad5.kernels import blas_split, conv2d as k
     monkeypatch.setattr(k, "SPLIT_MIN_MACS", 0)
+    monkeypatch.setattr(k, "_fused_parts", PATHS["batch-wide"])
     calls = []
     monkeypatch.setattr(blas_split, "gemm_column_blocks", lambda *a, **kw: calls.append(1) or False)
     x = np.ones((1, 3, 6, 6), np.float32)
@@ -214,3 +236,36 @@ def test_conv2d_batch_smaller_than_the_threads_keeps_our_gemm(monkeypatch):
     if threads.get_num_threads() > 1:
         conv2d_forward(np.ones((4, 3, 6, 6), np.float32), np.ones((4, 3, 3, 3), np.float32), None, 1, 0)
         assert calls == [1]
+
+
+def test_conv2d_takes_the_per_sample_path_when_the_batch_fills_the_threads(monkeypatch):
+    from tinygrad5.kernels import conv_fused
+    calls = []
+    real = conv_fused.conv2d_forward
+    monkeypatch.setattr(conv_fused, "conv2d_forward", lambda *a: calls.append(a[0].shape[0]) or real(*a))
+    w = np.ones((4, 3, 3, 3), np.float32)
+    nthr = threads.get_num_threads()
+    conv2d_forward(np.ones((nthr, 3, 6, 6), np.float32), w, None, 1, 0)
+    assert calls == [nthr]
+    if nthr > 1:  # fewer samples than threads: batch-wide, where the products are split instead
+        conv2d_forward(np.ones((nthr - 1, 3, 6, 6), np.float32), w, None, 1, 0)
+        assert calls == [nthr]
+
+
+@pytest.mark.parametrize("parts", [1, 2, 3, 5])
+def test_per_sample_conv_sums_weight_gradients_over_any_thread_count(parts):
+    # More parts than samples leaves threads without a sample: their partial sums must be zeros.
+    from tinygrad5.kernels import conv_fused
+    rng = np.random.default_rng(parts)
+    x = rng.standard_normal((3, 2, 7, 6))
+    w = rng.standard_normal((5, 2, 3, 2))
+    b = rng.standard_normal(5)
+    assert conv_fused.usable(x, w)
+    out = conv_fused.conv2d_forward(x, w, b, (2, 1), (1, 0), 4, 5, parts)
+    assert np.allclose(out, _ref_forward(x, w, b, (2, 1), (1, 0)), atol=1e-12)
+    g = rng.standard_normal(out.shape)
+    gx, gw = conv_fused.conv2d_backward(x, w, g, True, (2, 1), (1, 0), 4, 5, parts)
+    gx_r, _, gw_r, _ = _ref_backward(x, w, g, (2, 1), (1, 0))
+    assert np.allclose(gx, gx_r, atol=1e-12) and np.allclose(gw, gw_r, atol=1e-12)
+    gx, gw2 = conv_fused.conv2d_backward(x, w, g, False, (2, 1), (1, 0), 4, 5, parts)
+    assert gx is None and np.allclose(gw2, gw_r, atol=1e-12)

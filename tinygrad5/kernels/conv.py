@@ -36,13 +36,15 @@ def _span(o_len, stride, shift, in_len):
 
 
 @njit(**JIT)
-def _im2col_one(x, n, cols, kh, kw, sh, sw, ph, pw, oh, ow):
-    """cols[(c*kh + ky)*kw + kx, n*OH*OW + oy*ow + ox] = x[n, c, oy*sh + ky - ph, ox*sw + kx - pw] or 0."""
+def _im2col_one(x, n, cols, col0, kh, kw, sh, sw, ph, pw, oh, ow):
+    """cols[(c*kh + ky)*kw + kx, col0 + oy*ow + ox] = x[n, c, oy*sh + ky - ph, ox*sw + kx - pw] or 0.
+
+    col0 is n*OH*OW for the whole batch's matrix, 0 for one sample's (conv_fused.py)."""
     c_in, h, w = x.shape[1], x.shape[2], x.shape[3]
     xf = x.reshape(-1)
     cf = cols.reshape(-1)
     npix = oh * ow
-    pitch = cols.shape[1]  # N*OH*OW: sample n owns columns [n*npix, (n+1)*npix) of every row
+    pitch = cols.shape[1]  # the sample owns columns [col0, col0 + npix) of every row
     t = stack_tile(cf)
     for c in range(c_in):
         xc = (n * c_in + c) * h * w
@@ -50,7 +52,7 @@ def _im2col_one(x, n, cols, kh, kw, sh, sw, ph, pw, oh, ow):
             ylo, yhi = _span(oh, sh, ky - ph, h)
             for kx in range(kw):
                 xlo, xhi = _span(ow, sw, kx - pw, w)
-                rowbase = ((c * kh + ky) * kw + kx) * pitch + n * npix
+                rowbase = ((c * kh + ky) * kw + kx) * pitch + col0
                 end = rowbase + npix
                 for oy in range(oh):
                     d = (rowbase + oy * ow) & _NONNEG
@@ -92,8 +94,8 @@ def _im2col_one(x, n, cols, kh, kw, sh, sw, ph, pw, oh, ow):
 
 
 @njit(**JIT)
-def _col2im_one(gcols, n, gx, kh, kw, sh, sw, ph, pw, oh, ow):
-    """gx[n] = sum over (c, ky, kx, oy, ox) of gcols[row, n*OH*OW + oy*ow + ox] at its input position."""
+def _col2im_one(gcols, n, gx, col0, kh, kw, sh, sw, ph, pw, oh, ow):
+    """gx[n] = sum over (c, ky, kx, oy, ox) of gcols[row, col0 + oy*ow + ox] at its input position."""
     c_in, h, w = gx.shape[1], gx.shape[2], gx.shape[3]
     gf = gx.reshape(-1)
     cf = gcols.reshape(-1)
@@ -108,7 +110,7 @@ def _col2im_one(gcols, n, gx, kh, kw, sh, sw, ph, pw, oh, ow):
             ylo, yhi = _span(oh, sh, ky - ph, h)
             for kx in range(kw):
                 xlo, xhi = _span(ow, sw, kx - pw, w)
-                rowbase = ((c * kh + ky) * kw + kx) * pitch + n * npix
+                rowbase = ((c * kh + ky) * kw + kx) * pitch + col0
                 cnt = xhi - xlo
                 for oy in range(ylo, yhi):
                     s = (rowbase + oy * ow + xlo) & _NONNEG
@@ -127,28 +129,28 @@ def _col2im_one(gcols, n, gx, kh, kw, sh, sw, ph, pw, oh, ow):
 def _im2col_par(x, cols, kh, kw, sh, sw, ph, pw, oh, ow):
     """im2col of every sample, samples spread over threads."""
     for n in prange(x.shape[0]):
-        _im2col_one(x, n, cols, kh, kw, sh, sw, ph, pw, oh, ow)
+        _im2col_one(x, n, cols, n * oh * ow, kh, kw, sh, sw, ph, pw, oh, ow)
 
 
 @njit(**JIT)
 def _im2col_ser(x, cols, kh, kw, sh, sw, ph, pw, oh, ow):
     """im2col of every sample on the calling thread."""
     for n in range(x.shape[0]):
-        _im2col_one(x, n, cols, kh, kw, sh, sw, ph, pw, oh, ow)
+        _im2col_one(x, n, cols, n * oh * ow, kh, kw, sh, sw, ph, pw, oh, ow)
 
 
 @njit(parallel=True, **JIT)
 def _col2im_par(gcols, gx, kh, kw, sh, sw, ph, pw, oh, ow):
     """col2im of every sample, samples spread over threads (each owns its gx[n]: no races)."""
     for n in prange(gx.shape[0]):
-        _col2im_one(gcols, n, gx, kh, kw, sh, sw, ph, pw, oh, ow)
+        _col2im_one(gcols, n, gx, n * oh * ow, kh, kw, sh, sw, ph, pw, oh, ow)
 
 
 @njit(**JIT)
 def _col2im_ser(gcols, gx, kh, kw, sh, sw, ph, pw, oh, ow):
     """col2im of every sample on the calling thread."""
     for n in range(gx.shape[0]):
-        _col2im_one(gcols, n, gx, kh, kw, sh, sw, ph, pw, oh, ow)
+        _col2im_one(gcols, n, gx, n * oh * ow, kh, kw, sh, sw, ph, pw, oh, ow)
 
 
 @njit(fastmath=FASTMATH, **JIT)
