@@ -269,3 +269,23 @@ def test_per_sample_conv_sums_weight_gradients_over_any_thread_count(parts):
     assert np.allclose(gx, gx_r, atol=1e-12) and np.allclose(gw, gw_r, atol=1e-12)
     gx, gw2 = conv_fused.conv2d_backward(x, w, g, False, (2, 1), (1, 0), 4, 5, parts)
     assert gx is None and np.allclose(gw2, gw_r, atol=1e-12)
+
+
+@settings(deadline=None, max_examples=40)
+@given(n=st.integers(1, 3), c=st.integers(1, 3), h=st.integers(1, 12), w=st.integers(1, 40),
+       kh=st.integers(1, 5), kw=st.integers(1, 5), dtype=st.sampled_from([np.float32, np.float64]),
+       seed=st.integers(0, 2**31))
+def test_wide_copy_im2col_matches_the_generic_one(n, c, h, w, kh, kw, dtype, seed):
+    # The per-sample stride-1 im2col copies 16 wide into rows with slack (runs of 1-40 values,
+    # samples at the end of x where a wide load would leave it); the slack is never read.
+    from tinygrad5.kernels import conv as generic, conv_fused
+    kh, kw = min(kh, h), min(kw, w)
+    oh, ow = h - kh + 1, w - kw + 1
+    x = np.random.default_rng(seed).standard_normal((n, c, h, w)).astype(dtype)
+    pitch = oh * ow + conv_fused.SLACK
+    for s in range(n):
+        want = np.empty((c * kh * kw, oh * ow), dtype)
+        generic._im2col_one(x, s, want, 0, kh, kw, 1, 1, 0, 0, oh, ow)
+        got = np.full((c * kh * kw, pitch), np.nan, dtype)
+        conv_fused._im2col_s1(x, s, got.reshape(-1), pitch, kh, kw, oh, ow)
+        assert np.array_equal(got[:, :oh * ow], want)

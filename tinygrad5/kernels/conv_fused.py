@@ -19,10 +19,50 @@ import numpy as np
 from numba import prange
 
 from . import blas_split as _blas
-from .conv import _col2im_one, _im2col_one
-from ._jit import JIT, njit
+from .conv import W16, _col2im_one, _im2col_one
+from ._jit import JIT, njit, stack_tile
 
 _N, _T = 78, 84  # BLAS op characters: the operand as stored ('N') or transposed ('T')
+# Spare columns after each row of a thread's column buffer: a 16-wide copy may run into them.
+SLACK = W16
+_NONNEG = (1 << 47) - 1  # see pack.py: masked offsets let LLVM drop negative-index wraparound
+
+
+@njit(**JIT)
+def _im2col_s1(x, n, cf, pitch, kh, kw, oh, ow):
+    """x[n]'s columns for stride 1 and no padding into cf, rows `pitch` >= OH*OW + SLACK apart.
+
+    Every run of OW values is copied in 16-wide chunks through registers: a chunk running past
+    its run lands in the next run of the same row (written later: oy is the outer loop) or in the
+    row's slack.  The batch-wide im2col cannot do this (its runs end where another sample's
+    begin) and pays a bounds test and a scalar tail per run.
+    """
+    c_in, h, w = x.shape[1], x.shape[2], x.shape[3]
+    xf = x.reshape(-1)
+    t = stack_tile(cf)
+    nchunk = (ow + W16 - 1) // W16
+    end = xf.shape[0]
+    for c in range(c_in):
+        for ky in range(kh):
+            row0 = (c * kh + ky) * kw * pitch
+            for oy in range(oh):
+                src = ((n * c_in + c) * h + oy + ky) * w
+                d0 = row0 + oy * ow
+                if src + kw - 1 + nchunk * W16 <= end:  # every 16-wide load of this input row fits in x
+                    for kx in range(kw):
+                        for q in range(nchunk):
+                            so = (src + kx + q * W16) & _NONNEG
+                            do = (d0 + kx * pitch + q * W16) & _NONNEG
+                            for i in range(W16):
+                                t[i] = xf[so + i]
+                            for i in range(W16):
+                                cf[do + i] = t[i]
+                else:  # the last rows of x: exact copies
+                    for kx in range(kw):
+                        so = (src + kx) & _NONNEG
+                        do = (d0 + kx * pitch) & _NONNEG
+                        for i in range(ow):
+                            cf[do + i] = xf[so + i]
 
 
 @njit(**JIT)
@@ -39,12 +79,17 @@ def _forward(marker, x, w2, bias, has_bias, out, kh, kw, sh, sw, ph, pw, oh, ow,
     ckk = x.shape[1] * kh * kw
     o = w2.shape[0] // ckk
     p = oh * ow
+    fast = sh == 1 and sw == 1 and ph == 0 and pw == 0
+    pitch = p + SLACK if fast else p
     for t in prange(parts):
-        cols = np.empty((ckk, p), x.dtype)
+        cols = np.empty((ckk, pitch), x.dtype)
         cf = cols.reshape(-1)
         for n in range(nb * t // parts, nb * (t + 1) // parts):
-            _im2col_one(x, n, cols, 0, kh, kw, sh, sw, ph, pw, oh, ow)
-            _gemm(marker, _N, _N, o, p, ckk, w2, 0, ckk, cf, 0, p, 0.0, out, n * o * p, p)
+            if fast:
+                _im2col_s1(x, n, cf, pitch, kh, kw, oh, ow)
+            else:
+                _im2col_one(x, n, cols, 0, kh, kw, sh, sw, ph, pw, oh, ow)
+            _gemm(marker, _N, _N, o, p, ckk, w2, 0, ckk, cf, 0, pitch, 0.0, out, n * o * p, p)
             if has_bias:  # while the block is in this core's cache
                 for i in range(o):
                     row = out[(n * o + i) * p:(n * o + i + 1) * p]
@@ -59,16 +104,21 @@ def _backward(marker, x, w2, g, gwt_parts, gx, need_x, kh, kw, sh, sw, ph, pw, o
     ckk = x.shape[1] * kh * kw
     o = w2.shape[0] // ckk
     p = oh * ow
+    fast = sh == 1 and sw == 1 and ph == 0 and pw == 0
+    pitch = p + SLACK if fast else p
     for t in prange(parts):
-        cols = np.empty((ckk, p), x.dtype)
+        cols = np.empty((ckk, pitch), x.dtype)
         cf = cols.reshape(-1)
         gcols = np.empty((ckk, p) if need_x else (0, 0), x.dtype)
         lo, hi = nb * t // parts, nb * (t + 1) // parts
         if lo == hi:
             gwt_parts[t * o * ckk:(t + 1) * o * ckk] = 0
         for n in range(lo, hi):
-            _im2col_one(x, n, cols, 0, kh, kw, sh, sw, ph, pw, oh, ow)
-            _gemm(marker, _N, _T, ckk, o, p, cf, 0, p, g, n * o * p, p, 0.0 if n == lo else 1.0,
+            if fast:
+                _im2col_s1(x, n, cf, pitch, kh, kw, oh, ow)
+            else:
+                _im2col_one(x, n, cols, 0, kh, kw, sh, sw, ph, pw, oh, ow)
+            _gemm(marker, _N, _T, ckk, o, p, cf, 0, pitch, g, n * o * p, p, 0.0 if n == lo else 1.0,
                   gwt_parts, t * o * ckk, o)
             if need_x:
                 _gemm(marker, _T, _N, ckk, p, o, w2, 0, ckk, g, n * o * p, p, 0.0, gcols.reshape(-1), 0, p)
