@@ -292,7 +292,10 @@ import tinygrad5.backends.numba_backend as nb
 t1 = time.perf_counter()
 for dt in (np.float32, np.float64):
     x = np.random.rand(8, 20, 14, 14).astype(dt); w = np.random.rand(50, 20, 5, 5).astype(dt)
-    o, c = nb.conv2d_forward(x, w, np.zeros(50, dt), (1, 1), (0, 0)); nb.conv2d_backward(o, c)
+    for xs, pad in ((x, 0), (x, 1), (x[:1], 0)):  # per sample (stride-1 and generic im2col), batch-wide
+        o, c = nb.conv2d_forward(xs, w, np.zeros(50, dt), (1, 1), (pad, pad)); nb.conv2d_backward(o, c)
+    x1 = np.random.rand(1, 1, 32, 32).astype(dt)  # one channel, batch of 1: the implicit GEMM
+    o, c = nb.conv2d_forward(x1, w[:, :1], None, (1, 1), (0, 0)); nb.conv2d_backward(o, c, need_x=False)
     p, pc = nb.max_pool2d_forward(o, (2, 2), (2, 2)); nb.max_pool2d_backward(p, pc)
     l, pr = nb.softmax_cross_entropy_forward(np.random.rand(40, 36).astype(dt), np.zeros(40, np.int64))
     nb.softmax_cross_entropy_backward(pr, np.zeros(40, np.int64), l)
