@@ -1,4 +1,4 @@
-"""conv2d kernels against a float64 numpy reference, on both paths: per sample (conv_fused: im2col
+"""conv2d kernels against a float64 numpy reference, on both paths: per sample (conv_per_sample: im2col
 into a thread's buffer + BLAS) and batch-wide (im2col/col2im + GEMM, direct 1-channel path).
 
 Tolerance: relative to the sum of |products| of each output (see test_kernels_gemm): 1e-5 for
@@ -17,13 +17,13 @@ from tinygrad5 import threads
 from tinygrad5.kernels import conv2d as conv_module
 from tinygrad5.kernels import conv2d_backward, conv2d_forward
 
-# What conv2d._fused_parts answers under each forced path (per-sample: every thread, even past N).
+# What conv2d._per_sample_parts answers under each forced path (per-sample: every thread, even past N).
 PATHS = {"per-sample": lambda x, w: threads.get_num_threads(), "batch-wide": lambda x, w: 0}
 
 
 def forced(path: str):
     """A context that sends conv2d down one path."""
-    return mock.patch.object(conv_module, "_fused_parts", PATHS[path])
+    return mock.patch.object(conv_module, "_per_sample_parts", PATHS[path])
 
 
 def _ref_forward(x, w, b, s, p):
@@ -140,7 +140,7 @@ def test_conv2d_one_channel_implicit_gemm(n, o, h, w, k, sh, p, dtype, bias, see
 def test_conv2d_lenet_layers_parallel(dtype, c, o, hw, path, monkeypatch):
     # LeNet-sized layers take the parallel paths (per sample: threads over samples; batch-wide:
     # im2col, GEMM tasks, col2im, direct 1-channel).
-    monkeypatch.setattr(conv_module, "_fused_parts", PATHS[path])
+    monkeypatch.setattr(conv_module, "_per_sample_parts", PATHS[path])
     rng = np.random.default_rng(c)
     x = rng.standard_normal((8, c, hw, hw)).astype(dtype)
     w = rng.standard_normal((o, c, 5, 5)).astype(dtype)
@@ -194,7 +194,7 @@ def test_conv2d_split_blas_path_matches_our_gemm(monkeypatch, dtype, bias):
     w = rng.standard_normal((7, 5, 3, 3)).astype(dtype)
     b = rng.standard_normal(7).astype(dtype) if bias else None
     g = rng.standard_normal((6, 7, 7, 7)).astype(dtype)
-    monkeypatch.setattr(k, "_fused_parts", PATHS["batch-wide"])
+    monkeypatch.setattr(k, "_per_sample_parts", PATHS["batch-wide"])
     results = []
     for threshold in (1 << 62, 0):  # our GEMM, then one BLAS call per core for every product
         monkeypatch.setattr(k, "SPLIT_MIN_MACS", threshold)
@@ -227,7 +227,7 @@ def test_conv2d_batch_smaller_than_the_threads_keeps_our_gemm(monkeypatch):
     from tinygrad5 import threads
     from tinygrad5.kernels import blas_split, conv2d as k
     monkeypatch.setattr(k, "SPLIT_MIN_MACS", 0)
-    monkeypatch.setattr(k, "_fused_parts", PATHS["batch-wide"])
+    monkeypatch.setattr(k, "_per_sample_parts", PATHS["batch-wide"])
     calls = []
     monkeypatch.setattr(blas_split, "gemm_column_blocks", lambda *a, **kw: calls.append(1) or False)
     x = np.ones((1, 3, 6, 6), np.float32)
@@ -239,10 +239,10 @@ def test_conv2d_batch_smaller_than_the_threads_keeps_our_gemm(monkeypatch):
 
 
 def test_conv2d_takes_the_per_sample_path_when_the_batch_fills_the_threads(monkeypatch):
-    from tinygrad5.kernels import conv_fused
+    from tinygrad5.kernels import conv_per_sample
     calls = []
-    real = conv_fused.conv2d_forward
-    monkeypatch.setattr(conv_fused, "conv2d_forward", lambda *a: calls.append(a[0].shape[0]) or real(*a))
+    real = conv_per_sample.conv2d_forward
+    monkeypatch.setattr(conv_per_sample, "conv2d_forward", lambda *a: calls.append(a[0].shape[0]) or real(*a))
     w = np.ones((4, 3, 3, 3), np.float32)
     nthr = threads.get_num_threads()
     conv2d_forward(np.ones((nthr, 3, 6, 6), np.float32), w, None, 1, 0)
@@ -255,19 +255,19 @@ def test_conv2d_takes_the_per_sample_path_when_the_batch_fills_the_threads(monke
 @pytest.mark.parametrize("parts", [1, 2, 3, 5])
 def test_per_sample_conv_sums_weight_gradients_over_any_thread_count(parts):
     # More parts than samples leaves threads without a sample: their partial sums must be zeros.
-    from tinygrad5.kernels import conv_fused
+    from tinygrad5.kernels import conv_per_sample
     rng = np.random.default_rng(parts)
     x = rng.standard_normal((3, 2, 7, 6))
     w = rng.standard_normal((5, 2, 3, 2))
     b = rng.standard_normal(5)
-    assert conv_fused.usable(x, w)
-    out = conv_fused.conv2d_forward(x, w, b, (2, 1), (1, 0), 4, 5, parts)
+    assert conv_per_sample.usable(x, w)
+    out = conv_per_sample.conv2d_forward(x, w, b, (2, 1), (1, 0), 4, 5, parts)
     assert np.allclose(out, _ref_forward(x, w, b, (2, 1), (1, 0)), atol=1e-12)
     g = rng.standard_normal(out.shape)
-    gx, gw = conv_fused.conv2d_backward(x, w, g, True, (2, 1), (1, 0), 4, 5, parts)
+    gx, gw = conv_per_sample.conv2d_backward(x, w, g, True, (2, 1), (1, 0), 4, 5, parts)
     gx_r, _, gw_r, _ = _ref_backward(x, w, g, (2, 1), (1, 0))
     assert np.allclose(gx, gx_r, atol=1e-12) and np.allclose(gw, gw_r, atol=1e-12)
-    gx, gw2 = conv_fused.conv2d_backward(x, w, g, False, (2, 1), (1, 0), 4, 5, parts)
+    gx, gw2 = conv_per_sample.conv2d_backward(x, w, g, False, (2, 1), (1, 0), 4, 5, parts)
     assert gx is None and np.allclose(gw2, gw_r, atol=1e-12)
 
 
@@ -278,14 +278,14 @@ def test_per_sample_conv_sums_weight_gradients_over_any_thread_count(parts):
 def test_wide_copy_im2col_matches_the_generic_one(n, c, h, w, kh, kw, dtype, seed):
     # The per-sample stride-1 im2col copies 16 wide into rows with slack (runs of 1-40 values,
     # samples at the end of x where a wide load would leave it); the slack is never read.
-    from tinygrad5.kernels import conv as generic, conv_fused
+    from tinygrad5.kernels import conv as generic, conv_per_sample
     kh, kw = min(kh, h), min(kw, w)
     oh, ow = h - kh + 1, w - kw + 1
     x = np.random.default_rng(seed).standard_normal((n, c, h, w)).astype(dtype)
-    pitch = oh * ow + conv_fused.SLACK
+    pitch = oh * ow + conv_per_sample.SLACK
     for s in range(n):
         want = np.empty((c * kh * kw, oh * ow), dtype)
         generic._im2col_one(x, s, want, 0, kh, kw, 1, 1, 0, 0, oh, ow)
         got = np.full((c * kh * kw, pitch), np.nan, dtype)
-        conv_fused._im2col_s1(x, s, got.reshape(-1), pitch, kh, kw, oh, ow)
+        conv_per_sample._im2col_s1(x, s, got.reshape(-1), pitch, kh, kw, oh, ow)
         assert np.array_equal(got[:, :oh * ow], want)

@@ -1,7 +1,9 @@
 """conv2d kernels in numba: im2col, col2im (a scatter-add, no np.add.at) and an implicit GEMM.
 
-The batch is one matrix: cols (C*KH*KW, N*OH*OW), sample n owning columns [n*OH*OW, (n+1)*OH*OW).
-conv2d.py strings them together with our GEMM (gemm3) and gemm_nt:
+The batch-wide path (conv2d.py uses it when the batch is smaller than the thread count; otherwise
+conv_per_sample.py runs these im2col/col2im helpers one sample at a time) treats the batch as one
+matrix: cols (C*KH*KW, N*OH*OW), sample n owning columns [n*OH*OW, (n+1)*OH*OW).  conv2d.py
+strings them together with our GEMM (gemm3) and gemm_nt:
 Forward   out = W (O, CKK) @ cols + b, written straight in (N, O, OH*OW) order; for one input
           channel the implicit GEMM below reads x directly instead (no cols).
 Backward  gW = g (O, N*OH*OW) @ cols^T (gemm_nt); gb = sum of g; gcols = W^T @ g, then col2im.

@@ -1,4 +1,4 @@
-"""conv2d forward/backward on numpy arrays: per sample with BLAS (conv_fused.py) when the batch
+"""conv2d forward/backward on numpy arrays: per sample with BLAS (conv_per_sample.py) when the batch
 fills the threads, else batch-wide im2col/col2im kernels, our GEMM and gemm_nt (see conv.py)."""
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import numpy as np
 from .. import threads
 from . import blas_split as _split
 from . import conv as _k
-from . import conv_fused as _fused
+from . import conv_per_sample as _per_sample
 from .gemm_nt import matmul_nt
 from ._jit import MR, c_array
 from .linalg import gemm3
@@ -41,16 +41,16 @@ class ConvCache:
         self.stride, self.padding, self.has_bias, self.out_hw = stride, padding, has_bias, out_hw
 
 
-def _fused_parts(x: np.ndarray, w: np.ndarray) -> int:
+def _per_sample_parts(x: np.ndarray, w: np.ndarray) -> int:
     """Threads for the per-sample path, or 0 for the batch-wide one.
 
     Per sample needs a sample for every thread (a batch of 1 runs batch-wide, where the products
-    themselves are split); measured against batch-wide at LeNet's sizes, 2 threads, fwd / bwd ms:
-    conv1 b32 0.36 / 0.51 -> 0.20 / 0.19; conv2 b32 1.43 / 2.54 -> 1.30 / 2.62, b128 6.50 / 12.8 ->
-    5.26 / 10.5.  Small problems run on the calling thread.
+    themselves are split).  Measured against batch-wide at LeNet's sizes, 2 threads, fwd / fwd+bwd
+    ms: conv1 b32 0.36 / 0.88 -> 0.17 / 0.38; conv2 b32 1.43 / 3.97 -> 1.06 / 3.43, b128 6.50 / 19.3
+    -> 4.25 / 14.2 (BENCHMARKS.md).  Small problems run on the calling thread.
     """
     nthr = threads.get_num_threads()
-    if x.shape[0] < nthr or not _fused.usable(x, w):
+    if x.shape[0] < nthr or not _per_sample.usable(x, w):
         return 0
     return nthr if _par_ok(x.size * w.shape[2] * w.shape[3]) else 1
 
@@ -118,9 +118,9 @@ def conv2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, stride, p
     b = None if b is None else c_array(b)
     n, c = x.shape[:2]
     o, _, kh, kw = w.shape
-    parts = _fused_parts(x, w) if n else 0
+    parts = _per_sample_parts(x, w) if n else 0
     if parts:
-        out = _fused.conv2d_forward(x, w, b, stride, padding, oh, ow, parts)
+        out = _per_sample.conv2d_forward(x, w, b, stride, padding, oh, ow, parts)
         return out, ConvCache(x.shape, w, x, stride, padding, b is not None, (oh, ow))
     if c == 1 and stride[1] == 1 and ow >= IGEMM_MIN_OW:
         # One input channel: im2col + packing cost more than the tiny K=KH*KW product, so the
@@ -157,9 +157,9 @@ def conv2d_backward(gout: np.ndarray, cache: ConvCache, need_x: bool = True
     gb = sum_rows_grouped(g3) if cache.has_bias else None
     cols = cache.cols
     if cols.ndim == 4:  # the forward kept x, not cols
-        parts = _fused_parts(cols, w)
+        parts = _per_sample_parts(cols, w)
         if parts:
-            gx, gw = _fused.conv2d_backward(cols, w, g3, need_x, cache.stride, cache.padding, oh, ow, parts)
+            gx, gw = _per_sample.conv2d_backward(cols, w, g3, need_x, cache.stride, cache.padding, oh, ow, parts)
             return gx, gw, gb
     # gout as one (O, N*P) matrix, like cols: numpy's transpose copy is ~0.1 ms at LeNet sizes.
     gt = np.ascontiguousarray(g3.transpose(1, 0, 2)).reshape(o, n * oh * ow)
