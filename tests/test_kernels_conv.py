@@ -289,3 +289,24 @@ def test_wide_copy_im2col_matches_the_generic_one(n, c, h, w, kh, kw, dtype, see
         got = np.full((c * kh * kw, pitch), np.nan, dtype)
         conv_per_sample._im2col_s1(x, s, got.reshape(-1), pitch, kh, kw, oh, ow)
         assert np.array_equal(got[:, :oh * ow], want)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_masked_16_lane_add_touches_exactly_n_values(dtype):
+    # col2im's wide add: n of 16 lanes, at the very end of an array (the masked lanes never load
+    # or store, so running past the end is safe) and with NaN/inf in the lanes it leaves alone.
+    from numba import njit
+    from tinygrad5.kernels._jit import add_into16
+
+    @njit
+    def add(dst, doff, src, soff, n):
+        add_into16(dst, doff, src, soff, n)
+
+    for n in range(17):
+        dst = np.arange(20, dtype=dtype)
+        src = np.full(24, np.nan, dtype)
+        src[3:3 + n] = 100 + np.arange(n)
+        want = dst.copy()
+        want[20 - n:] += 100 + np.arange(n)
+        add(dst, 20 - n, src, 3, n)
+        assert np.array_equal(dst, want), n

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 from numba import prange
 
-from ._jit import FASTMATH, JIT, MR, NR, njit, stack_buf, stack_tile
+from ._jit import FASTMATH, JIT, MR, NR, add_into16, njit, stack_buf, stack_tile
 
 _NONNEG = (1 << 47) - 1  # see pack.py: masked offsets let LLVM drop negative-index wraparound
 W16 = 16  # chunk width of the register copies (the stack tile holds MR*NR >= 16 values)
@@ -114,17 +114,20 @@ def _col2im_one(gcols, n, gx, col0, kh, kw, sh, sw, ph, pw, oh, ow):
                 xlo, xhi = _span(ow, sw, kx - pw, w)
                 rowbase = ((c * kh + ky) * kw + kx) * pitch + col0
                 cnt = xhi - xlo
-                for oy in range(ylo, yhi):
-                    s = (rowbase + oy * ow + xlo) & _NONNEG
-                    d = (xc + (oy * sh + ky - ph) * w + xlo * sw + kx - pw) & _NONNEG
-                    if sw == 1:
-                        # A plain loop: 8/4-wide register chunks for LeNet's 10-long runs were
-                        # tried and measured no faster (the per-run overhead dominates).
-                        for i in range(cnt):
-                            gf[d + i] += cf[s + i]
-                    else:
-                        for i in range(cnt):
-                            gf[d + i * sw] += cf[s + i]
+                # Even output rows, then odd ones: consecutive runs never share a 16-lane span of
+                # gx, so a wide add does not wait for the previous one's store to land.
+                for par in range(2):
+                    for oy in range(ylo + par, yhi, 2):
+                        s = (rowbase + oy * ow + xlo) & _NONNEG
+                        d = (xc + (oy * sh + ky - ph) * w + xlo * sw + kx - pw) & _NONNEG
+                        if sw == 1:
+                            # 16-lane masked adds: a plain loop stays scalar for runs shorter than
+                            # the vector width (LeNet's are 10 long).
+                            for i in range(0, cnt, 16):
+                                add_into16(gf, d + i, cf, s + i, min(16, cnt - i))
+                        else:
+                            for i in range(cnt):
+                                gf[d + i * sw] += cf[s + i]
 
 
 @njit(parallel=True, **JIT)
