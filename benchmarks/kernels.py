@@ -219,7 +219,7 @@ def switch_section(pairs: int) -> list[str]:
     out = np.empty((32, 20, 14, 14), np.float32)
     idx = np.empty(out.shape, np.int32)
     from tinygrad5.kernels import pool as _pool
-    kern = lambda: _pool._fwd_par(x, out, idx, 2, 2, 2, 2)  # noqa: E731  a numba parallel kernel
+    kern = lambda: _pool._fwd_par(x, out, idx, 2, 2, 2, 2, False)  # noqa: E731  a numba parallel kernel
     n0 = threads.get_num_threads()
     rows = ["| setting | GEMM alone | parallel kernel alone | GEMM then kernel (per pair) |", "|---|---|---|---|"]
     settings = [("defaults: OpenBLAS 2 threads, numba 2 threads", 2, 2),
