@@ -63,6 +63,25 @@ def test_linear_wide_input_weight_is_column_major_and_computes_the_same(backend)
     assert wide.to(np.float64).weight.data.flags.f_contiguous
 
 
+def _assert_fusion_exact(net: nn.Sequential, x: tg.Tensor, backend: str) -> None:
+    """The Sequential's output and parameter gradients equal, bit for bit, a module-by-module run
+    (as before fusion existed)."""
+    runs = []
+    with tg.backend(backend):
+        for fused in (True, False):
+            out = net(x)
+            if not fused:
+                out = x
+                for m in net:
+                    out = m(out)
+            out.sum().backward()
+            runs.append((out.data.copy(), [p.grad.data.copy() for p in net.parameters()]))
+            net.zero_grad()
+    (a, ga), (b, gb) = runs
+    np.testing.assert_array_equal(a, b)
+    assert all(np.array_equal(u, v) for u, v in zip(ga, gb))
+
+
 @pytest.mark.parametrize("backend", ["numpy", "numba"])
 def test_sequential_fuses_linear_with_a_following_sigmoid_or_relu_exactly(backend):
     class MyLinear(nn.Linear):
@@ -73,20 +92,7 @@ def test_sequential_fuses_linear_with_a_following_sigmoid_or_relu_exactly(backen
     net = nn.Sequential(nn.Linear(20, 8), nn.Sigmoid(), nn.Linear(8, 70), nn.ReLU(), nn.Linear(70, 64),
                         nn.ReLU(), MyLinear(64, 3), nn.Sigmoid())
     x = tg.Tensor(np.random.default_rng(0).standard_normal((100, 20)).astype(np.float32))
-    runs = []
-    with tg.backend(backend):
-        for fused in (True, False):
-            out = net(x)
-            if not fused:  # module by module, as before fusion existed
-                out = x
-                for m in net:
-                    out = m(out)
-            out.sum().backward()
-            runs.append((out.data.copy(), [p.grad.data.copy() for p in net.parameters()]))
-            net.zero_grad()
-    (a, ga), (b, gb) = runs
-    np.testing.assert_array_equal(a, b)  # same values, bit for bit (70*100 elements: ReLU's kernel path)
-    assert all(np.array_equal(u, v) for u, v in zip(ga, gb))
+    _assert_fusion_exact(net, x, backend)  # 70*100 elements: ReLU's kernel path
     out = net[:2](x)
     assert type(out._ctx).__name__ == "Linear"  # Linear + Sigmoid became one node
     assert type(nn.Sequential(MyLinear(4, 2), nn.ReLU())(tg.Tensor(np.ones((1, 4))))._ctx).__name__ == "ReLU"
@@ -249,20 +255,7 @@ def test_sequential_runs_relu_then_max_pool_as_one_exact_op(backend):
     tg.manual_seed(0)
     net = nn.Sequential(nn.Conv2d(2, 6, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(6, 4, 3), nn.ReLU(), MyPool(2))
     x = tg.Tensor(np.random.default_rng(1).standard_normal((8, 2, 14, 14)).astype(np.float32))
-    runs = []
-    with tg.backend(backend):
-        for fused in (True, False):
-            out = net(x)
-            if not fused:
-                out = x
-                for m in net:
-                    out = m(out)
-            out.sum().backward()
-            runs.append((out.data.copy(), [p.grad.data.copy() for p in net.parameters()]))
-            net.zero_grad()
-    (a, ga), (b, gb) = runs
-    np.testing.assert_array_equal(a, b)
-    assert all(np.array_equal(u, v) for u, v in zip(ga, gb))
+    _assert_fusion_exact(net, x, backend)
     assert type(net[:3](x)._ctx).__name__ == "MaxPool2d"  # ReLU + MaxPool2d: one node
     assert type(net[:2](x)._ctx).__name__ == "ReLU"  # a trailing ReLU stays itself
     assert net[3:](net[:3](x))._ctx.parents[0]._ctx is not None  # MyPool (a subclass) is not fused

@@ -72,24 +72,33 @@ def _gemm(marker, ta, tb, m, n, k, a, aoff, lda, b, boff, ldb, beta, c, coff, ld
     _blas._fortran_gemm(marker, tb, ta, n, m, k, b, boff, ldb, a, aoff, lda, beta, c, coff, ldc)
 
 
+@njit(**JIT)
+def _columns(x, n, cols, kh, kw, sh, sw, ph, pw, oh, ow):
+    """Sample n's im2col into a thread's buffer: 16-wide copies into rows with slack for stride 1
+    and no padding (the buffer is then OH*OW + SLACK wide), else the generic copy."""
+    if sh == 1 and sw == 1 and ph == 0 and pw == 0:
+        _im2col_s1(x, n, cols.reshape(-1), cols.shape[1], kh, kw, oh, ow)
+    else:
+        _im2col_one(x, n, cols, 0, kh, kw, sh, sw, ph, pw, oh, ow)
+
+
+@njit(**JIT)
+def _column_buffer(x, kh, kw, sh, sw, ph, pw, oh, ow):
+    """A thread's buffer for one sample's columns, with the slack _columns needs."""
+    wide = sh == 1 and sw == 1 and ph == 0 and pw == 0
+    return np.empty((x.shape[1] * kh * kw, oh * ow + (SLACK if wide else 0)), x.dtype)
+
+
 @njit(parallel=True, **JIT)
 def _forward(marker, x, w2, bias, has_bias, out, kh, kw, sh, sw, ph, pw, oh, ow, parts):
     """out (N*O*P, flat) = per sample W (w2: O*CKK, flat) @ im2col(x[n]) (+ bias per channel)."""
-    nb = x.shape[0]
-    ckk = x.shape[1] * kh * kw
+    nb, ckk, p = x.shape[0], x.shape[1] * kh * kw, oh * ow
     o = w2.shape[0] // ckk
-    p = oh * ow
-    fast = sh == 1 and sw == 1 and ph == 0 and pw == 0
-    pitch = p + SLACK if fast else p
     for t in prange(parts):
-        cols = np.empty((ckk, pitch), x.dtype)
-        cf = cols.reshape(-1)
+        cols = _column_buffer(x, kh, kw, sh, sw, ph, pw, oh, ow)
         for n in range(nb * t // parts, nb * (t + 1) // parts):
-            if fast:
-                _im2col_s1(x, n, cf, pitch, kh, kw, oh, ow)
-            else:
-                _im2col_one(x, n, cols, 0, kh, kw, sh, sw, ph, pw, oh, ow)
-            _gemm(marker, _N, _N, o, p, ckk, w2, 0, ckk, cf, 0, pitch, 0.0, out, n * o * p, p)
+            _columns(x, n, cols, kh, kw, sh, sw, ph, pw, oh, ow)
+            _gemm(marker, _N, _N, o, p, ckk, w2, 0, ckk, cols.reshape(-1), 0, cols.shape[1], 0.0, out, n * o * p, p)
             if has_bias:  # while the block is in this core's cache
                 for i in range(o):
                     row = out[(n * o + i) * p:(n * o + i + 1) * p]
@@ -100,26 +109,18 @@ def _forward(marker, x, w2, bias, has_bias, out, kh, kw, sh, sw, ph, pw, oh, ow,
 @njit(parallel=True, **JIT)
 def _backward(marker, x, w2, g, gwt_parts, gx, need_x, kh, kw, sh, sw, ph, pw, oh, ow, parts):
     """gwt_parts[t] = thread t's sum of cols_n @ g[n]^T (CKK x O); gx[n] = col2im(W^T @ g[n]) if need_x."""
-    nb = x.shape[0]
-    ckk = x.shape[1] * kh * kw
+    nb, ckk, p = x.shape[0], x.shape[1] * kh * kw, oh * ow
     o = w2.shape[0] // ckk
-    p = oh * ow
-    fast = sh == 1 and sw == 1 and ph == 0 and pw == 0
-    pitch = p + SLACK if fast else p
     for t in prange(parts):
-        cols = np.empty((ckk, pitch), x.dtype)
-        cf = cols.reshape(-1)
+        cols = _column_buffer(x, kh, kw, sh, sw, ph, pw, oh, ow)
         gcols = np.empty((ckk, p) if need_x else (0, 0), x.dtype)
         lo, hi = nb * t // parts, nb * (t + 1) // parts
         if lo == hi:
             gwt_parts[t * o * ckk:(t + 1) * o * ckk] = 0
         for n in range(lo, hi):
-            if fast:
-                _im2col_s1(x, n, cf, pitch, kh, kw, oh, ow)
-            else:
-                _im2col_one(x, n, cols, 0, kh, kw, sh, sw, ph, pw, oh, ow)
-            _gemm(marker, _N, _T, ckk, o, p, cf, 0, pitch, g, n * o * p, p, 0.0 if n == lo else 1.0,
-                  gwt_parts, t * o * ckk, o)
+            _columns(x, n, cols, kh, kw, sh, sw, ph, pw, oh, ow)
+            _gemm(marker, _N, _T, ckk, o, p, cols.reshape(-1), 0, cols.shape[1], g, n * o * p, p,
+                  0.0 if n == lo else 1.0, gwt_parts, t * o * ckk, o)
             if need_x:
                 _gemm(marker, _T, _N, ckk, p, o, w2, 0, ckk, g, n * o * p, p, 0.0, gcols.reshape(-1), 0, p)
                 _col2im_one(gcols, n, gx, 0, kh, kw, sh, sw, ph, pw, oh, ow)
