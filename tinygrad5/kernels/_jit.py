@@ -95,19 +95,22 @@ def add_into16(typingctx, dst, doff, src, soff, n):
             return builder.bitcast(builder.gep(arr.data, [off]), vty.as_pointer())
 
         count = context.cast(builder, args[4], signature.args[4], types.int64)
-        splat = builder.insert_element(ir.Constant(ir.VectorType(i64, 16), ir.Undefined), count, ir.Constant(i32, 0))
-        splat = builder.shuffle_vector(splat, ir.Constant(ir.VectorType(i64, 16), ir.Undefined),
+        i64x16 = ir.VectorType(i64, 16)
+        splat = builder.insert_element(ir.Constant(i64x16, ir.Undefined), count, ir.Constant(i32, 0))
+        splat = builder.shuffle_vector(splat, ir.Constant(i64x16, ir.Undefined),
                                        ir.Constant(ir.VectorType(i32, 16), [0] * 16))
-        mask = builder.icmp_unsigned("<", ir.Constant(ir.VectorType(i64, 16), list(range(16))), splat)
+        mask = builder.icmp_unsigned("<", ir.Constant(i64x16, list(range(16))), splat)  # lanes 0..n-1
         suffix = ("v16f32" if dst.dtype == types.float32 else "v16f64") + ".p0"
         load = cgutils.get_or_insert_function(
             builder.module, ir.FunctionType(vty, [vty.as_pointer(), i32, mty, vty]), "llvm.masked.load." + suffix)
         store = cgutils.get_or_insert_function(
-            builder.module, ir.FunctionType(ir.VoidType(), [vty, vty.as_pointer(), i32, mty]), "llvm.masked.store." + suffix)
+            builder.module, ir.FunctionType(ir.VoidType(), [vty, vty.as_pointer(), i32, mty]),
+            "llvm.masked.store." + suffix)
         align = ir.Constant(i32, dst.dtype.bitwidth // 8)
         zero = ir.Constant(vty, None)
         d = lanes(0, 1)
-        total = builder.fadd(builder.call(load, [d, align, mask, zero]), builder.call(load, [lanes(2, 3), align, mask, zero]))
+        total = builder.fadd(builder.call(load, [d, align, mask, zero]),
+                             builder.call(load, [lanes(2, 3), align, mask, zero]))
         builder.call(store, [total, d, align, mask])
         return context.get_dummy_value()
 
@@ -125,4 +128,5 @@ def c_array(x: np.ndarray, dtype=None) -> np.ndarray:
     return y if y.flags.writeable else y.copy()
 
 
-__all__ = ["add_into16", "c_array", "int_bits_as_float32", "native_float", "FASTMATH", "MR", "NR", "JIT", "njit", "stack_tile", "stack_buf"]
+__all__ = ["add_into16", "c_array", "int_bits_as_float32", "native_float", "FASTMATH", "MR", "NR", "JIT", "njit",
+           "stack_tile", "stack_buf"]

@@ -9,8 +9,8 @@ import numpy as np
 from ..ops import (abs, add, argmax, broadcast_to, cast, cat, clip, conv2d, cross_entropy, div, eq, exp,
                    expand, flatten, ge, getitem, gt, le, leaky_relu, linear, log, log_softmax, lt, matmul,
                    max, max_pool2d, maximum, mean, min, minimum, mse_loss, mul, ne, neg, pad, permute, pow,
-                   relu, relu_max_pool2d, reshape, sigmoid, softmax, sqrt, squeeze, stack, sub, sum, tanh, transpose,
-                   unsqueeze, var, view, where)
+                   relu, relu_max_pool2d, reshape, sigmoid, softmax, sqrt, squeeze, stack, sub, sum, tanh,
+                   transpose, unsqueeze, var, view, where)
 from ..random import get_rng
 from ..tensor import Tensor, as_tensor
 
@@ -37,6 +37,6 @@ __all__ = [
     "abs", "add", "argmax", "broadcast_to", "cast", "cat", "clip", "conv2d", "cross_entropy", "div", "dropout",
     "eq", "exp", "expand", "flatten", "ge", "getitem", "gt", "le", "leaky_relu", "linear", "log", "log_softmax",
     "lt", "matmul", "max", "max_pool2d", "maximum", "mean", "min", "minimum", "mse_loss", "mul", "ne", "neg",
-    "pad", "permute", "pow", "relu", "relu_max_pool2d", "reshape", "sigmoid", "softmax", "sqrt", "squeeze", "stack", "sub", "sum",
-    "tanh", "transpose", "unsqueeze", "var", "view", "where",
+    "pad", "permute", "pow", "relu", "relu_max_pool2d", "reshape", "sigmoid", "softmax", "sqrt", "squeeze",
+    "stack", "sub", "sum", "tanh", "transpose", "unsqueeze", "var", "view", "where",
 ]
