@@ -41,7 +41,7 @@ def _span(o_len, stride, shift, in_len):
 def _im2col_one(x, n, cols, col0, kh, kw, sh, sw, ph, pw, oh, ow):
     """cols[(c*kh + ky)*kw + kx, col0 + oy*ow + ox] = x[n, c, oy*sh + ky - ph, ox*sw + kx - pw] or 0.
 
-    col0 is n*OH*OW for the whole batch's matrix, 0 for one sample's (conv_fused.py)."""
+    col0 is n*OH*OW for the whole batch's matrix, 0 for one sample's (conv_per_sample.py)."""
     c_in, h, w = x.shape[1], x.shape[2], x.shape[3]
     xf = x.reshape(-1)
     cf = cols.reshape(-1)

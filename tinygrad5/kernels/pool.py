@@ -22,6 +22,13 @@ _NONNEG = (1 << 47) - 1  # see pack.py: masked offsets let LLVM drop negative-in
 
 
 @njit(**JIT)
+def _relu_cut(b, bi):
+    """ReLU of a window's maximum b, and its index bi, -(bi + 1) where ReLU's mask (b > 0) is False."""
+    keep = b > 0
+    return (0 if b <= 0 else b), (bi if keep else -bi - 1)  # NaN fails b <= 0 and is kept, as in ReLU
+
+
+@njit(**JIT)
 def _fwd_plane(x, n, c, out, idx, kh, kw, sh, sw, relu):
     """Pool one (H, W) plane, then apply ReLU to the maxima when relu is set.
 
@@ -55,9 +62,7 @@ def _fwd_plane(x, n, c, out, idx, kh, kw, sh, sw, relu):
                 b = v if t else b
                 bi = r1 + 2 * ox + 1 if t else bi
                 if relu:
-                    keep = b > 0
-                    b = 0 if b <= 0 else b  # ReLU's rule: NaN fails b <= 0 and is kept
-                    bi = bi if keep else -bi - 1
+                    b, bi = _relu_cut(b, bi)
                 of[ob + ox] = b
                 jf[ob + ox] = bi
         return
@@ -73,9 +78,7 @@ def _fwd_plane(x, n, c, out, idx, kh, kw, sh, sw, relu):
                     b = v if t else b
                     bi = base + ky * w + kx if t else bi
             if relu:
-                keep = b > 0
-                b = 0 if b <= 0 else b
-                bi = bi if keep else -bi - 1
+                b, bi = _relu_cut(b, bi)
             of[oy * ow + ox] = b
             jf[oy * ow + ox] = bi
 
