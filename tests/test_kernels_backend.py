@@ -16,8 +16,8 @@ def test_interface_names():
     assert nb.NAME == "numba"
     for name in ["matmul", "conv2d_forward", "conv2d_backward", "max_pool2d_forward", "max_pool2d_backward",
                  "softmax_cross_entropy_forward", "softmax_cross_entropy_backward", "sigmoid_forward",
-                 "sigmoid_backward", "bias_act_forward", "bias_act_backward", "relu_forward", "relu_backward",
-                 "sgd_step"]:
+                 "sigmoid_backward", "bias_act_forward", "bias_act_backward", "linear_forward", "relu_forward",
+                 "relu_backward", "sgd_step"]:
         assert callable(getattr(nb, name)) and callable(getattr(npb, name))
 
 

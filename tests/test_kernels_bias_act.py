@@ -7,7 +7,7 @@ import pytest
 
 from tinygrad5.backends import numba_backend as nb
 from tinygrad5.backends import numpy_backend as npb
-from tinygrad5.kernels.bias_act import bias_act_backward, bias_act_forward
+from tinygrad5.kernels.bias_act import bias_act_backward, bias_act_forward, transpose_add_bias
 
 SHAPES = [(32, 64), (36, 1024), (1, 5), (128, 600)]  # the last one runs the parallel kernels
 
@@ -104,3 +104,40 @@ def test_no_rows_give_a_zero_bias_gradient(act):
         g = np.zeros((0, 3), np.float32)
         g2, gb = bias_act_backward(g, np.zeros((0, 3), np.float32), act, want_bias=True)
         assert g2.shape == (0, 3) and np.array_equal(gb, np.zeros(3, np.float32))
+
+
+@pytest.mark.parametrize("shape", [(1024, 36), (37, 5), (16, 1), (3, 0), (0, 4)])  # 37: a partial 16-block
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("with_bias", [True, False])
+def test_transpose_add_bias(shape, dtype, with_bias):
+    rng = np.random.default_rng(shape[0])
+    src = rng.standard_normal(shape).astype(dtype)
+    b = rng.standard_normal(shape[0]).astype(dtype) if with_bias else None
+    got = transpose_add_bias(src, b)
+    assert got.dtype == dtype and got.flags.c_contiguous and got.shape == shape[::-1]
+    assert np.array_equal(got, src.T + (0 if b is None else b))  # one rounding, as numpy's
+
+
+def test_transpose_add_bias_declines():
+    src = np.ones((20, 3), np.float32)
+    assert transpose_add_bias(np.asfortranarray(src), None) is None
+    assert transpose_add_bias(src, np.ones(20)) is None                  # bias dtype differs
+    assert transpose_add_bias(src, np.ones(3, np.float32)) is None       # bias shape differs
+    assert transpose_add_bias(src.astype(np.int32), None) is None
+
+
+@pytest.mark.parametrize("rows,inp,out", [(36, 32, 1024), (8, 100, 700), (36, 32, 64), (100, 32, 1024)])
+@pytest.mark.parametrize("act", [None, "sigmoid", "relu"])
+def test_linear_forward_transposed_product_matches(rows, inp, out, act):
+    """The expanding-layer path (w @ x.T, transposed in the bias pass) against numpy's x @ w.T."""
+    rng = np.random.default_rng(rows + inp)
+    x = rng.standard_normal((rows, inp)).astype(np.float32)
+    w = rng.standard_normal((out, inp)).astype(np.float32)
+    b = rng.standard_normal(out).astype(np.float32)
+    got, cache = nb.linear_forward(x, w, b, act)
+    want, want_cache = npb.linear_forward(x, w, b, act)
+    assert got.flags.c_contiguous and got.shape == (rows, out)
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-4)
+    g = rng.standard_normal((rows, out)).astype(np.float32)
+    for a, c in zip(nb.bias_act_backward(g, cache, True), npb.bias_act_backward(g, want_cache, True)):
+        np.testing.assert_allclose(a, c, rtol=1e-4, atol=1e-4)  # the cache serves the backward as before

@@ -159,6 +159,12 @@ def bias_act_forward(out: np.ndarray, bias: np.ndarray | None, act: str | None) 
     return out, (None, None)
 
 
+def linear_forward(x: np.ndarray, w: np.ndarray, bias: np.ndarray | None, act: str | None
+                   ) -> tuple[np.ndarray, object]:
+    """act(x @ w.T + bias) for 2-D x (rows, in) and w (out, in) -> (out, cache for bias_act_backward)."""
+    return bias_act_forward(matmul(x, w.T), bias, act)
+
+
 def bias_act_backward(g: np.ndarray, cache: object, want_bias: bool) -> tuple[np.ndarray, np.ndarray | None]:
     """(g through the activation, its column sums if want_bias) for bias_act_forward's cache."""
     act, saved = cache

@@ -67,6 +67,27 @@ def _bwd_cols(g, o, g2, gb, act, want_gb, c0, c1):
                 acc[j] += di[j]
 
 
+# 16 output columns at a time: each of those rows gets one 16-wide store, gathered from 16 rows of
+# src (a scalar loop over all of src's rows would write out 4 bytes per row).
+TRANSPOSE_COLS = 16
+
+
+@njit(error_model=_ERR, **JIT)
+def _transpose_add(src, out, bias, has_bias):
+    """out = src.T (+ bias along out's rows) for src (n, m), out (m, n)."""
+    n, m = src.shape
+    c = TRANSPOSE_COLS
+    for j0 in range(0, n - n % c, c):
+        b = bias[j0:j0 + c]
+        for i in range(m):
+            row = out[i, j0:j0 + c]
+            for jj in range(c):
+                row[jj] = src[j0 + jj, i] + b[jj] if has_bias else src[j0 + jj, i]
+    for j in range(n - n % c, n):
+        for i in range(m):
+            out[i, j] = src[j, i] + bias[j] if has_bias else src[j, i]
+
+
 @njit(parallel=True, error_model=_ERR, **JIT)
 def _fwd_par(x, out, bias, has_bias, act, parts):
     n = out.shape[1]
@@ -117,6 +138,20 @@ def bias_act_forward(x: np.ndarray, bias: np.ndarray | None, act: str | None,
             _fwd_par(x, out, b, has_bias, ACT[act], parts)
         else:
             _fwd_cols(x, out, b, has_bias, ACT[act], 0, x.shape[1])
+    return out
+
+
+def transpose_add_bias(src: np.ndarray, bias: np.ndarray | None) -> np.ndarray | None:
+    """src.T + bias as a new C-contiguous array, for a 2-D product computed transposed (see the
+    numba backend's linear_forward); None, touching nothing, for arrays the kernel does not take."""
+    dt = src.dtype
+    if not (native_float(dt) and _ok(src, dt)):
+        return None
+    if bias is not None and (bias.shape != src.shape[:1] or not _ok(bias[None], dt)):
+        return None
+    out = np.empty(src.shape[::-1], dt)
+    if src.size:
+        _transpose_add(src, out, np.empty(0, dt) if bias is None else bias, bias is not None)
     return out
 
 

@@ -61,7 +61,7 @@ class Linear(Function):
         # (..., in) inputs run as one (rows, in) product; plain 2-D ones skip the reshapes
         self.x2 = x if x.ndim == 2 else x.reshape(-1, x.shape[-1])
         self.w, self.shape = w, x.shape
-        out, self.cache = self.be.bias_act_forward(self.be.matmul(self.x2, w.T), b, activation)
+        out, self.cache = self.be.linear_forward(self.x2, w, b, activation)
         return out if x.ndim == 2 else out.reshape(x.shape[:-1] + (w.shape[0],))
 
     def backward(self, g):
