@@ -7,8 +7,12 @@ hidden layer that overhead is most of the time.  Here each direction is one kern
 Activations (ACT codes): 0 none, 1 sigmoid (elementary.sigmoid), 2 ReLU (max(v, 0), NaN kept).
 Backward from the saved output o: sigmoid' = g * ((1 - o) * o); ReLU' = g * (o > 0), written as
 g * 1.0 or g * 0.0 so that a NaN or inf gradient stays NaN, as numpy's g * mask does.  The bias
-gradient adds the rows in order (numpy's order for a sum over axis 0 of a C-contiguous array).  Large arrays split their columns over the threads (each thread owns
-its columns' bias sums: no reduction across threads).
+gradient adds the rows in order (numpy's order for a sum over axis 0 of a C-contiguous array).
+Large arrays split their columns over the threads (each thread owns its columns' bias sums: no
+reduction across threads).
+
+`transpose_add_bias` serves a product computed transposed (an expanding layer's w @ x.T): it
+writes src.T + bias as the layer's (rows, out) output, before the activation pass.
 """
 from __future__ import annotations
 
