@@ -89,6 +89,33 @@ def test_max_pool2d_with_relu_is_pooling_of_relu_bit_for_bit(n, c, h, w, k, s, d
                        rtol=tol, atol=tol)
 
 
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")  # inf * 0, on purpose
+@settings(deadline=None)
+@given(n=st.integers(1, 3), c=st.integers(1, 3), h=st.integers(2, 9), w=st.integers(2, 70),
+       dtype=st.sampled_from([np.float32, np.float64]), relu=st.booleans(), ties=st.booleans(),
+       special=st.booleans(), seed=st.integers(0, 2**31))
+def test_max_pool2d_2x2_rows_match_the_generic_kernel_bit_for_bit(n, c, h, w, dtype, relu, ties, special, seed):
+    # LeNet's 2x2, stride-2 pools run pool2x2 (16-lane rows for float32: w up to 70 gives 1-3 vector
+    # steps per row, odd h and w leave a row and a column no window covers); the per-plane generic
+    # kernel, checked against numpy above, is the reference.
+    from tinygrad5.kernels import pool
+    rng = np.random.default_rng(seed)
+    x = (rng.integers(-2, 3, (n, c, h, w)) if ties else rng.standard_normal((n, c, h, w))).astype(dtype)
+    if special:
+        x.reshape(-1)[rng.integers(0, x.size, 3)] = [np.nan, 0.0, -0.0]
+    out, cache = max_pool2d_forward(x, (2, 2), (2, 2), relu=relu)
+    want, want_idx = np.empty_like(out), np.empty(out.shape, np.int32)
+    pool._fwd_ser(x, want, want_idx, 2, 2, 2, 2, relu)
+    assert np.array_equal(out, want, equal_nan=True) and np.array_equal(cache.idx, want_idx)
+    g = rng.standard_normal(out.shape).astype(dtype)
+    if special:
+        g.reshape(-1)[[0, -1]] = [np.inf, -0.0]
+    gx = max_pool2d_backward(g, cache)
+    want_gx = np.full(x.shape, 7, dtype)  # the generic kernel zeroes the plane itself
+    pool._bwd_ser(g, want_idx, want_gx)
+    assert np.array_equal(gx.view(f"i{gx.itemsize}"), want_gx.view(f"i{gx.itemsize}"))  # NaN and -0.0 too
+
+
 def test_max_pool2d_rejects_bad_input():
     with pytest.raises(ValueError, match="larger"):
         max_pool2d_forward(np.ones((1, 1, 2, 2)), (3, 3), (1, 1))

@@ -15,17 +15,12 @@ import numpy as np
 from numba import prange
 
 from .. import threads
+from . import pool2x2
+from .pool2x2 import relu_cut
 from ._jit import JIT, c_array, njit
 
 PARALLEL_MIN_ELEMS = 1 << 15
 _NONNEG = (1 << 47) - 1  # see pack.py: masked offsets let LLVM drop negative-index wraparound
-
-
-@njit(**JIT)
-def _relu_cut(b, bi):
-    """ReLU of a window's maximum b, and its index bi, -(bi + 1) where ReLU's mask (b > 0) is False."""
-    keep = b > 0
-    return (0 if b <= 0 else b), (bi if keep else -bi - 1)  # NaN fails b <= 0 and is kept, as in ReLU
 
 
 @njit(**JIT)
@@ -41,31 +36,6 @@ def _fwd_plane(x, n, c, out, idx, kh, kw, sh, sw, relu):
     oh, ow = out.shape[2], out.shape[3]
     of = out[n, c].reshape(-1)
     jf = idx[n, c].reshape(-1)
-    if kh == 2 and kw == 2 and sh == 2 and sw == 2:  # LeNet's pools: one row pair at a time
-        for oy in range(oh):
-            r0 = (2 * oy * w) & _NONNEG
-            r1 = (r0 + w) & _NONNEG
-            ob = (oy * ow) & _NONNEG
-            for ox in range(ow):
-                b = xf[r0 + 2 * ox]
-                bi = r0 + 2 * ox
-                v = xf[r0 + 2 * ox + 1]
-                t = (v > b) | ((v != v) & (b == b))
-                b = v if t else b
-                bi = r0 + 2 * ox + 1 if t else bi
-                v = xf[r1 + 2 * ox]
-                t = (v > b) | ((v != v) & (b == b))
-                b = v if t else b
-                bi = r1 + 2 * ox if t else bi
-                v = xf[r1 + 2 * ox + 1]
-                t = (v > b) | ((v != v) & (b == b))
-                b = v if t else b
-                bi = r1 + 2 * ox + 1 if t else bi
-                if relu:
-                    b, bi = _relu_cut(b, bi)
-                of[ob + ox] = b
-                jf[ob + ox] = bi
-        return
     for oy in range(oh):
         for ox in range(ow):
             base = (oy * sh * w + ox * sw) & _NONNEG
@@ -78,7 +48,7 @@ def _fwd_plane(x, n, c, out, idx, kh, kw, sh, sw, relu):
                     b = v if t else b
                     bi = base + ky * w + kx if t else bi
             if relu:
-                b, bi = _relu_cut(b, bi)
+                b, bi = relu_cut(b, bi)
             of[oy * ow + ox] = b
             jf[oy * ow + ox] = bi
 
@@ -133,12 +103,12 @@ def _bwd_ser(g, idx, gx):
 
 
 class PoolCache:
-    """argmax indices (N, C, OH, OW) int32 and the input shape."""
+    """argmax indices (N, C, OH, OW) int32, the input shape and the window (kh, kw, sh, sw)."""
 
-    __slots__ = ("idx", "x_shape")
+    __slots__ = ("idx", "x_shape", "window")
 
-    def __init__(self, idx: np.ndarray, x_shape: tuple[int, ...]):
-        self.idx, self.x_shape = idx, x_shape
+    def __init__(self, idx: np.ndarray, x_shape: tuple[int, ...], window: tuple[int, int, int, int]):
+        self.idx, self.x_shape, self.window = idx, x_shape, window
 
 
 def _par(size: int, n_planes: int) -> bool:
@@ -164,8 +134,12 @@ def max_pool2d_forward(x: np.ndarray, kernel, stride, relu: bool = False) -> tup
     out = np.empty((n, c, oh, ow), x.dtype)
     idx = np.empty((n, c, oh, ow), np.int32)
     if out.size:
-        (_fwd_par if _par(x.size, n * c) else _fwd_ser)(x, out, idx, kh, kw, sh, sw, bool(relu))
-    return out, PoolCache(idx, x.shape)
+        par = _par(x.size, n * c)
+        if (kh, kw, sh, sw) == (2, 2, 2, 2):  # LeNet's pools: all row pairs at once, vectorised
+            pool2x2.forward(x, out, idx, bool(relu), threads.get_num_threads() if par else 1)
+        else:
+            (_fwd_par if par else _fwd_ser)(x, out, idx, kh, kw, sh, sw, bool(relu))
+    return out, PoolCache(idx, x.shape, (kh, kw, sh, sw))
 
 
 def max_pool2d_backward(gout: np.ndarray, cache: PoolCache) -> np.ndarray:
@@ -177,5 +151,9 @@ def max_pool2d_backward(gout: np.ndarray, cache: PoolCache) -> np.ndarray:
     gx = np.empty(cache.x_shape, g.dtype)
     if gx.size:
         n, c = cache.x_shape[:2]
-        (_bwd_par if _par(gx.size, n * c) else _bwd_ser)(g, cache.idx, gx)
+        par = _par(gx.size, n * c)
+        if cache.window == (2, 2, 2, 2):
+            pool2x2.backward(g, cache.idx, gx, threads.get_num_threads() if par else 1)
+        else:
+            (_bwd_par if par else _bwd_ser)(g, cache.idx, gx)
     return gx
