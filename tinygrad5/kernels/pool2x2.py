@@ -1,22 +1,169 @@
 """2x2, stride-2 max pooling (LeNet's two pools) over the row pairs of every plane at once.
 
-pool.py's generic kernels loop over (n, c) planes; a LeNet plane is small (conv2's is 10 x 10), so
-taking its views and scheduling it cost more than pooling it.  Here the work is the list of all
-N*C*OH row pairs, split into one contiguous range per thread, and each row pair is one call of
-pool_rows' 16-lane vector code for float32 (float64 runs the scalar loop below, same rules).
+Why.  pool.py's generic kernels loop over (n, c) planes; a LeNet plane is small (conv2's is 10 x
+10), so taking its views and scheduling it cost more than pooling it.  And its pooled rows are 14
+and 5 outputs long: LLVM's loop vectoriser leaves loops that short scalar (~10 cycles an output).
 
-Backward writes every tap of every window (the gradient where the index points, 0 elsewhere), so
-the input gradient needs no zeroing pass when H and W are even; an odd last row or column, which
-no window covers, is zeroed separately.
+How.  The work is the list of all N*C*OH row pairs, one contiguous range per thread.  For float32
+each row pair is one or two calls of a 16-lane intrinsic: two masked loads per input row (lanes
+past the row are never touched), a shuffle that splits even and odd columns, the window maximum,
+argmax and ReLU cut as vector selects, and a masked store.  float64 runs a scalar loop, same rules.
+The rules are pool.py's: taps in row-major order, a tap wins if it is greater or is the first NaN
+(numpy.argmax); with relu a maximum that fails `> 0` becomes 0 (NaN stays NaN) and its index
+-(index + 1).  Backward writes every tap of every window (the gradient where the index points, 0
+elsewhere), so the input gradient needs no zeroing pass; an odd last row or column, which no
+window covers, is zeroed separately.  The intrinsics live here, beside their only callers: numba's
+disk cache notices edits to a kernel's own file only.
 """
 from __future__ import annotations
 
 import numpy as np
+from llvmlite import ir
 from numba import prange, types
-from numba.extending import overload
+from numba.core import cgutils
+from numba.extending import intrinsic, overload
 
 from ._jit import JIT, njit
-from .pool_rows import LANES, pool2x2_row16, unpool2x2_row16
+
+LANES = 16
+
+
+F32, I32, I64, I1 = ir.FloatType(), ir.IntType(32), ir.IntType(64), ir.IntType(1)
+VF, VI, VB = ir.VectorType(F32, LANES), ir.VectorType(I32, LANES), ir.VectorType(I1, LANES)
+ALIGN = ir.Constant(I32, 4)
+LANE = ir.Constant(VI, list(range(LANES)))
+ZERO = ir.Constant(VF, None)
+
+
+def _vi(values: list[int] | int) -> ir.Constant:
+    """An int32 vector constant (one value for every lane, or one per lane)."""
+    return ir.Constant(VI, values if isinstance(values, list) else [values] * LANES)
+
+
+def _is_array(t: types.Type, dtype: types.Type) -> bool:
+    return isinstance(t, types.Array) and t.ndim == 1 and t.dtype == dtype
+
+
+class _Emit:
+    """IR plumbing for one intrinsic body: its arguments, vector pointers into its arrays, masks and
+    LLVM's masked loads and stores (lanes outside the mask are never touched)."""
+
+    def __init__(self, context, builder: ir.IRBuilder, signature, args) -> None:
+        self.context, self.b, self.tys, self.args = context, builder, signature.args, args
+
+    def int64(self, i: int) -> ir.Value:
+        return self.context.cast(self.b, self.args[i], self.tys[i], types.int64)
+
+    def int32(self, i: int) -> ir.Value:
+        """Index values and counts are int32, as the stored indices."""
+        return self.b.trunc(self.int64(i), I32)
+
+    def splat(self, value: ir.Value) -> ir.Value:
+        """An int32 vector with value in every lane."""
+        v = self.b.insert_element(ir.Constant(VI, ir.Undefined), value, ir.Constant(I32, 0))
+        return self.b.shuffle_vector(v, ir.Constant(VI, ir.Undefined), _vi(0))
+
+    def first(self, count: ir.Value, skip: int = 0) -> ir.Value:
+        """The mask of lanes k with skip + k < count."""
+        return self.b.icmp_signed("<", self.b.add(LANE, _vi(skip)), self.splat(count))
+
+    def _ptr(self, i: int, offset: ir.Value, vty: ir.VectorType) -> ir.Value:
+        arr = self.context.make_array(self.tys[i])(self.context, self.b, self.args[i])
+        return self.b.bitcast(self.b.gep(arr.data, [offset]), vty.as_pointer())
+
+    def _masked(self, name: str, vty: ir.VectorType, ret: ir.Type, params: list[ir.Type]) -> ir.Function:
+        suffix = f"v{LANES}{'f32' if vty.element == F32 else 'i32'}.p0"
+        fnty = ir.FunctionType(ret, params)
+        return cgutils.get_or_insert_function(self.b.module, fnty, f"llvm.masked.{name}.{suffix}")
+
+    def load(self, i: int, offset: ir.Value, mask: ir.Value, vty: ir.VectorType = VF) -> ir.Value:
+        """Lanes of array argument i from element `offset` (int64)."""
+        fn = self._masked("load", vty, vty, [vty.as_pointer(), I32, VB, vty])
+        return self.b.call(fn, [self._ptr(i, offset, vty), ALIGN, mask, ir.Constant(vty, None)])
+
+    def store(self, value: ir.Value, i: int, offset: ir.Value, mask: ir.Value) -> None:
+        vty = value.type
+        fn = self._masked("store", vty, ir.VoidType(), [vty, vty.as_pointer(), I32, VB])
+        self.b.call(fn, [value, self._ptr(i, offset, vty), ALIGN, mask])
+
+    def add64(self, offset: ir.Value, more: ir.Value | int) -> ir.Value:
+        """offset + more (an int32 value or a constant), as int64."""
+        return self.b.add(offset, ir.Constant(I64, more) if isinstance(more, int) else self.b.sext(more, I64))
+
+
+@intrinsic
+def pool2x2_row16(typingctx, x, r0, i0, w, out, idx, o0, n, relu):
+    """out[o0 + j], idx[o0 + j] for j < n <= 16: the max of x[r0 + 2j], x[r0 + 2j + 1], x[r0 + w + 2j],
+    x[r0 + w + 2j + 1] and its index, counted from i0 at x[r0] (ReLU applied when relu); see the
+    module docstring."""
+    if not (_is_array(x, types.float32) and _is_array(out, types.float32) and _is_array(idx, types.int32)):
+        return None
+    sig = types.void(x, r0, i0, w, out, idx, o0, n, relu)
+
+    def codegen(context, builder, signature, args):
+        e = _Emit(context, builder, signature, args)
+        r0v, o0v, i0v, wv, nv = e.int64(1), e.int64(6), e.int32(2), e.int32(3), e.int32(7)
+        two_n = builder.mul(nv, ir.Constant(I32, 2))
+        lo_mask, hi_mask = e.first(two_n), e.first(two_n, LANES)
+
+        def row_pair(start):  # (even columns, odd columns) of the 2n values from x[start]
+            lo, hi = e.load(0, start, lo_mask), e.load(0, e.add64(start, LANES), hi_mask)
+            return (builder.shuffle_vector(lo, hi, _vi(list(range(0, 2 * LANES, 2)))),
+                    builder.shuffle_vector(lo, hi, _vi(list(range(1, 2 * LANES, 2)))))
+
+        (a, b), (c, d) = row_pair(r0v), row_pair(e.add64(r0v, wv))
+        base = builder.add(e.splat(i0v), builder.mul(LANE, _vi(2)))
+        best, bi = a, base
+        one = ir.Constant(I32, 1)
+        for v, off in ((b, one), (c, wv), (d, builder.add(wv, one))):  # offsets past the top-left tap
+            nan_wins = builder.and_(builder.fcmp_unordered("uno", v, v), builder.fcmp_ordered("ord", best, best))
+            take = builder.or_(builder.fcmp_ordered(">", v, best), nan_wins)
+            best = builder.select(take, v, best)
+            bi = builder.select(take, builder.add(base, e.splat(off)), bi)
+        relu_on = builder.icmp_signed("!=", e.int64(8), ir.Constant(I64, 0))
+        keep = builder.fcmp_ordered(">", best, ZERO)
+        cut_val = builder.select(builder.fcmp_ordered("<=", best, ZERO), ZERO, best)  # NaN fails <= 0: kept
+        cut_idx = builder.select(keep, bi, builder.sub(_vi(-1), bi))
+        out_mask = e.first(nv)
+        e.store(builder.select(relu_on, cut_val, best), 4, o0v, out_mask)
+        e.store(builder.select(relu_on, cut_idx, bi), 5, o0v, out_mask)
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@intrinsic
+def unpool2x2_row16(typingctx, g, idx, o0, n, gx, r0, i0, w):
+    """The backward of pool2x2_row16 for one row pair: writes all four taps of windows j < n <= 16,
+    gx[r0 + 2j], gx[r0 + 2j + 1], gx[r0 + w + 2j], gx[r0 + w + 2j + 1]: 0 + g[o0 + j] at the tap
+    idx[o0 + j] names (counted from i0 at gx[r0]), 0 + g * 0 where the index is a ReLU cut
+    -(index + 1), 0 at the other taps: what zeroing gx and adding g through the index gives."""
+    if not (_is_array(g, types.float32) and _is_array(gx, types.float32) and _is_array(idx, types.int32)):
+        return None
+    sig = types.void(g, idx, o0, n, gx, r0, i0, w)
+
+    def codegen(context, builder, signature, args):
+        e = _Emit(context, builder, signature, args)
+        o0v, r0v, nv, i0v, wv = e.int64(2), e.int64(5), e.int32(3), e.int32(6), e.int32(7)
+        in_mask = e.first(nv)
+        gv, iv = e.load(0, o0v, in_mask), e.load(1, o0v, in_mask, VI)
+        cut = builder.icmp_signed("<", iv, _vi(0))
+        j = builder.select(cut, builder.sub(_vi(-1), iv), iv)
+        val = builder.fadd(ZERO, builder.select(cut, builder.fmul(gv, ZERO), gv))
+        rel = builder.sub(j, builder.add(e.splat(i0v), builder.mul(LANE, _vi(2))))
+        one = ir.Constant(I32, 1)
+        taps = [builder.select(builder.icmp_signed("==", rel, e.splat(off)), val, ZERO)
+                for off in (ir.Constant(I32, 0), one, wv, builder.add(wv, one))]
+        two_n = builder.mul(nv, ir.Constant(I32, 2))
+        lo_mask, hi_mask = e.first(two_n), e.first(two_n, LANES)
+        lo_order = _vi([k // 2 + (k % 2) * LANES for k in range(LANES)])  # e0 o0 e1 o1 ...
+        hi_order = _vi([LANES // 2 + k // 2 + (k % 2) * LANES for k in range(LANES)])
+        for start, (ev, od) in ((r0v, taps[:2]), (e.add64(r0v, wv), taps[2:])):
+            e.store(builder.shuffle_vector(ev, od, lo_order), 4, start, lo_mask)
+            e.store(builder.shuffle_vector(ev, od, hi_order), 4, e.add64(start, LANES), hi_mask)
+        return context.get_dummy_value()
+
+    return sig, codegen
 
 
 @njit(**JIT)
