@@ -310,3 +310,36 @@ def test_masked_16_lane_add_touches_exactly_n_values(dtype):
         want[20 - n:] += 100 + np.arange(n)
         add(dst, 20 - n, src, 3, n)
         assert np.array_equal(dst, want), n
+
+
+@pytest.mark.parametrize("parts", [1, 2, 3])  # 3 threads for 2 samples: one thread has none
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n,c,o,hw,k,stride,pad", [(2, 1, 20, 32, 5, 1, 0), (5, 20, 50, 14, 5, 1, 0),
+                                                   (4, 3, 4, 11, 3, 2, 1)])
+def test_conv_relu_pool_is_conv_then_relu_pool_bit_for_bit(monkeypatch, parts, dtype, n, c, o, hw, k, stride, pad):
+    from tinygrad5.kernels import conv_relu_pool, max_pool2d_backward, max_pool2d_forward
+    monkeypatch.setattr(conv_module, "_per_sample_parts", lambda x, w: parts)
+    rng = np.random.default_rng(parts + c)
+    x = rng.standard_normal((n, c, hw, hw)).astype(dtype)
+    w = (rng.standard_normal((o, c, k, k)) * 0.3).astype(dtype)
+    b = rng.standard_normal(o).astype(dtype)
+    for bias, need_x in ((b, True), (None, False)):
+        out, cache = conv_relu_pool.forward(x, w, bias, (stride, stride), (pad, pad))
+        y, conv_cache = conv2d_forward(x, w, bias, (stride, stride), (pad, pad))
+        want, pool_cache = max_pool2d_forward(y, (2, 2), (2, 2), relu=True)
+        assert np.array_equal(out, want) and np.array_equal(cache[1].idx, pool_cache.idx)
+        g = rng.standard_normal(out.shape).astype(dtype)
+        got = conv_relu_pool.backward(g, cache, need_x)
+        ref = conv2d_backward(max_pool2d_backward(g, pool_cache), conv_cache, need_x)
+        for a, r in zip(got, ref):
+            assert (a is None and r is None) or np.array_equal(a, r)
+    with pytest.raises(ValueError, match="gout"):
+        conv_relu_pool.backward(g[:1], cache, True)
+
+
+def test_conv_relu_pool_declines_odd_outputs_and_the_batch_wide_path(monkeypatch):
+    from tinygrad5.kernels import conv_relu_pool
+    x, w = np.ones((4, 1, 8, 8), np.float32), np.ones((2, 1, 2, 2), np.float32)  # 7x7 output: odd
+    assert conv_relu_pool.forward(x, w, None, (1, 1), (0, 0)) is None
+    monkeypatch.setattr(conv_module, "_per_sample_parts", PATHS["batch-wide"])
+    assert conv_relu_pool.forward(x[:, :, :7, :7], w, None, (1, 1), (0, 0)) is None  # 6x6, batch-wide

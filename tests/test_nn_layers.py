@@ -256,9 +256,29 @@ def test_sequential_runs_relu_then_max_pool_as_one_exact_op(backend):
     net = nn.Sequential(nn.Conv2d(2, 6, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(6, 4, 3), nn.ReLU(), MyPool(2))
     x = tg.Tensor(np.random.default_rng(1).standard_normal((8, 2, 14, 14)).astype(np.float32))
     _assert_fusion_exact(net, x, backend)
-    assert type(net[:3](x)._ctx).__name__ == "MaxPool2d"  # ReLU + MaxPool2d: one node
+    h = net[0](x)
+    assert type(net[1:3](h)._ctx).__name__ == "MaxPool2d"  # ReLU + MaxPool2d: one node
     assert type(net[:2](x)._ctx).__name__ == "ReLU"  # a trailing ReLU stays itself
     assert net[3:](net[:3](x))._ctx.parents[0]._ctx is not None  # MyPool (a subclass) is not fused
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+@pytest.mark.parametrize("batch", [1, 8])  # 1: fewer samples than threads, the ops run one by one
+def test_sequential_runs_conv_relu_max_pool_as_one_exact_op(backend, batch):
+    class MyReLU(nn.ReLU):
+        def forward(self, x):
+            return super().forward(x) * 2.0
+
+    tg.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(2, 6, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(6, 4, 3), nn.ReLU(), nn.MaxPool2d(2),
+                        nn.Conv2d(4, 3, 2, padding=1), MyReLU(), nn.MaxPool2d(2), nn.Conv2d(3, 2, 1, bias=False),
+                        nn.ReLU(), nn.MaxPool2d(2, 1))
+    x = tg.Tensor(np.random.default_rng(1).standard_normal((batch, 2, 22, 22)).astype(np.float32))
+    _assert_fusion_exact(net, x, backend)
+    assert type(net[:3](x)._ctx).__name__ == "ConvReluPool"  # conv 20x20 -> 10x10: one node
+    assert type(net[:6](x)._ctx).__name__ == "ConvReluPool"  # conv 8x8 -> 4x4, then a 5x5 conv output
+    assert type(net[:9](x)._ctx).__name__ == "MaxPool2d"  # MyReLU (a subclass) keeps its own node
+    assert type(net(x)._ctx).__name__ == "MaxPool2d"  # a stride-1 pool: ReLU + MaxPool2d only
 
 
 def test_conv_net_of_the_homework_shapes():

@@ -16,7 +16,8 @@ from tinygrad5.ops import OP_TABLE
 from tests.strategies import arrays, broadcastable_shapes, distinct, shapes
 
 F = tg.ops
-BACKEND_OPS = {"matmul", "linear", "conv2d", "max_pool2d", "relu_max_pool2d", "cross_entropy", "relu"}
+BACKEND_OPS = {"matmul", "linear", "conv2d", "max_pool2d", "relu_max_pool2d", "conv2d_relu_max_pool2d",
+               "cross_entropy", "relu"}
 
 
 def T(a: np.ndarray) -> tg.Tensor:
@@ -215,6 +216,21 @@ def relu_pool_case(draw):
 
 
 @st.composite
+def conv_relu_pool_case(draw):
+    # Even conv outputs and 2+ samples: the numba backend's fused per-sample path (with 2 threads);
+    # odd ones run conv2d, then the ReLU-pool, one by one.  Random real weights keep the conv
+    # outputs off ReLU's kink and off ties.
+    n, c, o, k, padding = (draw(st.integers(lo, hi)) for lo, hi in ((1, 3), (1, 2), (1, 3), (1, 3), (0, 1)))
+    oh, ow = draw(st.integers(2, 5)), draw(st.integers(2, 5))
+    padding = min(padding, (oh + k - 2) // 2, (ow + k - 2) // 2)  # the input keeps a side >= 1
+    h, w = oh + k - 1 - 2 * padding, ow + k - 1 - 2 * padding
+    ins = [T(draw(arrays((n, c, h, w)))), T(draw(arrays((o, c, k, k))))]
+    if draw(st.booleans()):
+        ins.append(T(draw(arrays((o,)))))
+    return (lambda x, wt, b=None: F.conv2d_relu_max_pool2d(x, wt, b, 1, padding)), ins, {}
+
+
+@st.composite
 def clip_case(draw):
     shape = draw(shapes())
     lo, hi = draw(st.sampled_from([(-0.5, 0.5), (None, 0.5), (-0.5, None)]))
@@ -241,6 +257,7 @@ GRAD_CASES = {
     "softmax": softmax_case(F.softmax), "log_softmax": softmax_case(F.log_softmax),
     "cross_entropy": cross_entropy_case(), "mse_loss": mse_case(),
     "conv2d": conv_case(), "max_pool2d": pool_case(), "relu_max_pool2d": relu_pool_case(),
+    "conv2d_relu_max_pool2d": conv_relu_pool_case(),
 }
 
 

@@ -20,6 +20,7 @@ from . import numpy_backend as _np_backend
 from ..kernels import bias_act as _ba
 from ..kernels import blas_split as _split
 from ..kernels import conv2d as _conv
+from ..kernels import conv_relu_pool as _crp
 from ..kernels import linalg as _mm
 from ..kernels import pool as _pool
 from ..kernels import relu as _relu
@@ -98,6 +99,18 @@ def conv2d_forward(x, w, b, stride: tuple[int, int], padding: tuple[int, int]) -
 def conv2d_backward(gout, cache, need_x: bool = True) -> tuple[np.ndarray | None, np.ndarray, np.ndarray | None]:
     """-> (gx or None if not need_x, gw, gb or None if there was no bias)."""
     return _conv.conv2d_backward(gout, cache, need_x)
+
+
+def conv2d_relu_pool_forward(x, w, b, stride: tuple[int, int], padding: tuple[int, int]
+                             ) -> tuple[np.ndarray, object] | None:
+    """max_pool2d(relu(conv2d(x, w, b)), 2x2, stride 2) -> (out, cache) in one pass per sample, or
+    None where that path does not run (the caller then runs the ops one by one)."""
+    return _crp.forward(x, w, b, stride, padding)
+
+
+def conv2d_relu_pool_backward(gout, cache, need_x: bool = True) -> tuple[np.ndarray | None, np.ndarray, np.ndarray | None]:
+    """-> (gx or None if not need_x, gw, gb or None if there was no bias)."""
+    return _crp.backward(gout, cache, need_x)
 
 
 def max_pool2d_forward(x, kernel: tuple[int, int], stride: tuple[int, int], relu: bool = False

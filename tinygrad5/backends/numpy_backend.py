@@ -51,6 +51,16 @@ def conv2d_backward(gout, cache, need_x=True):
     return gx, gw.astype(gout.dtype, copy=False), gb
 
 
+def conv2d_relu_pool_forward(x, w, b, stride, padding):
+    """None: the reference backend runs conv2d, then max_pool2d(relu=True), one by one."""
+    return None
+
+
+def conv2d_relu_pool_backward(gout, cache, need_x=True):
+    """Never called (the forward above fuses nothing)."""
+    raise NotImplementedError("the numpy backend does not fuse conv2d, ReLU and max_pool2d")
+
+
 def max_pool2d_forward(x, kernel, stride, relu=False):
     """Max over each window of x (N,C,H,W); keeps the flat in-window argmax for backward.
 

@@ -20,6 +20,8 @@ from numba import prange
 
 from . import blas_split as _blas
 from .conv import W16, _col2im_one, _im2col_one
+from .pool2x2 import _bwd_rows as _unpool_rows, _fwd_rows as _pool_rows
+from .reduce import row_sum64
 from ._jit import JIT, njit, stack_tile
 
 _N, _T = 78, 84  # BLAS op characters: the operand as stored ('N') or transposed ('T')
@@ -90,39 +92,63 @@ def _column_buffer(x, kh, kw, sh, sw, ph, pw, oh, ow):
 
 
 @njit(parallel=True, **JIT)
-def _forward(marker, x, w2, bias, has_bias, out, kh, kw, sh, sw, ph, pw, oh, ow, parts):
-    """out (N*O*P, flat) = per sample W (w2: O*CKK, flat) @ im2col(x[n]) (+ bias per channel)."""
+def _forward(marker, x, w2, bias, has_bias, out, pooled, pidx, relu, kh, kw, sh, sw, ph, pw, oh, ow, parts):
+    """out (N*O*P, flat) = per sample W (w2: O*CKK, flat) @ im2col(x[n]) (+ bias per channel).
+
+    With `pooled` non-empty out is not written: each sample's product goes to a buffer of the
+    thread's and, still in cache, is max-pooled 2x2 (ReLU first when relu) into pooled and pidx
+    (N*O*P/4 values and plane indices, flat; OH and OW even)."""
     nb, ckk, p = x.shape[0], x.shape[1] * kh * kw, oh * ow
     o = w2.shape[0] // ckk
+    pool = pooled.shape[0] > 0
+    q = o * (oh // 2) * (ow // 2)  # pooled values per sample
     for t in prange(parts):
         cols = _column_buffer(x, kh, kw, sh, sw, ph, pw, oh, ow)
+        y = np.empty(o * p if pool else 0, x.dtype)
         for n in range(nb * t // parts, nb * (t + 1) // parts):
             _columns(x, n, cols, kh, kw, sh, sw, ph, pw, oh, ow)
-            _gemm(marker, _N, _N, o, p, ckk, w2, 0, ckk, cols.reshape(-1), 0, cols.shape[1], 0.0, out, n * o * p, p)
+            dst, d0 = (y, 0) if pool else (out, n * o * p)
+            _gemm(marker, _N, _N, o, p, ckk, w2, 0, ckk, cols.reshape(-1), 0, cols.shape[1], 0.0, dst, d0, p)
             if has_bias:  # while the block is in this core's cache
                 for i in range(o):
-                    row = out[(n * o + i) * p:(n * o + i + 1) * p]
+                    row = dst[d0 + i * p:d0 + (i + 1) * p]
                     for j in range(p):
                         row[j] += bias[i]
+            if pool:
+                _pool_rows(y, pooled[n * q:(n + 1) * q], pidx[n * q:(n + 1) * q], 0, o * (oh // 2), oh, ow,
+                           oh // 2, ow // 2, relu)
 
 
 @njit(parallel=True, **JIT)
-def _backward(marker, x, w2, g, gwt_parts, gx, need_x, kh, kw, sh, sw, ph, pw, oh, ow, parts):
-    """gwt_parts[t] = thread t's sum of cols_n @ g[n]^T (CKK x O); gx[n] = col2im(W^T @ g[n]) if need_x."""
+def _backward(marker, x, w2, g, gpool, pidx, bsum, gwt_parts, gx, need_x, kh, kw, sh, sw, ph, pw, oh, ow, parts):
+    """gwt_parts[t] = thread t's sum of cols_n @ g[n]^T (CKK x O); gx[n] = col2im(W^T @ g[n]) if need_x.
+
+    With `gpool` non-empty (the gradient of _forward's pooled output) g is not read: each
+    sample's g[n] is unpooled through pidx into a buffer of the thread's, and its per-channel
+    sums go to bsum (N*O, float64) for the bias gradient."""
     nb, ckk, p = x.shape[0], x.shape[1] * kh * kw, oh * ow
     o = w2.shape[0] // ckk
+    pool = gpool.shape[0] > 0
+    q = o * (oh // 2) * (ow // 2)
     for t in prange(parts):
         cols = _column_buffer(x, kh, kw, sh, sw, ph, pw, oh, ow)
         gcols = np.empty((ckk, p) if need_x else (0, 0), x.dtype)
+        gbuf = np.empty(o * p if pool else 0, x.dtype)
         lo, hi = nb * t // parts, nb * (t + 1) // parts
         if lo == hi:
             gwt_parts[t * o * ckk:(t + 1) * o * ckk] = 0
         for n in range(lo, hi):
+            if pool:
+                _unpool_rows(gpool[n * q:(n + 1) * q], pidx[n * q:(n + 1) * q], gbuf, 0, o * (oh // 2), oh, ow,
+                             oh // 2, ow // 2)
+                for i in range(o):
+                    bsum[n * o + i] = row_sum64(gbuf[i * p:(i + 1) * p])
+            src, s0 = (gbuf, 0) if pool else (g, n * o * p)
             _columns(x, n, cols, kh, kw, sh, sw, ph, pw, oh, ow)
-            _gemm(marker, _N, _T, ckk, o, p, cols.reshape(-1), 0, cols.shape[1], g, n * o * p, p,
+            _gemm(marker, _N, _T, ckk, o, p, cols.reshape(-1), 0, cols.shape[1], src, s0, p,
                   0.0 if n == lo else 1.0, gwt_parts, t * o * ckk, o)
             if need_x:
-                _gemm(marker, _T, _N, ckk, p, o, w2, 0, ckk, g, n * o * p, p, 0.0, gcols.reshape(-1), 0, p)
+                _gemm(marker, _T, _N, ckk, p, o, w2, 0, ckk, src, s0, p, 0.0, gcols.reshape(-1), 0, p)
                 _col2im_one(gcols, n, gx, 0, kh, kw, sh, sw, ph, pw, oh, ow)
 
 
@@ -140,8 +166,10 @@ def conv2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, stride: t
     n, o = x.shape[0], w.shape[0]
     out = np.empty((n, o, oh, ow), x.dtype)
     bias = b if b is not None else np.zeros(1, x.dtype)
-    _forward(_blas._provider["marker"], x, w.reshape(-1), bias, b is not None, out.reshape(-1),
-             w.shape[2], w.shape[3], stride[0], stride[1], padding[0], padding[1], oh, ow, parts)
+    none = np.empty(0, x.dtype)
+    _forward(_blas._provider["marker"], x, w.reshape(-1), bias, b is not None, out.reshape(-1), none,
+             np.empty(0, np.int32), False, w.shape[2], w.shape[3], stride[0], stride[1], padding[0], padding[1],
+             oh, ow, parts)
     return out
 
 
@@ -151,9 +179,15 @@ def conv2d_backward(x: np.ndarray, w: np.ndarray, g: np.ndarray, need_x: bool, s
     _blas.provider()
     gwt_parts = np.empty((parts, w[0].size, w.shape[0]), w.dtype)
     gx = np.empty(x.shape if need_x else (0, 0, 0, 0), x.dtype)
-    _backward(_blas._provider["marker"], x, w.reshape(-1), g.reshape(-1), gwt_parts.reshape(-1), gx, need_x,
-              w.shape[2], w.shape[3], stride[0], stride[1], padding[0], padding[1], oh, ow, parts)
+    _backward(_blas._provider["marker"], x, w.reshape(-1), g.reshape(-1), np.empty(0, x.dtype), np.empty(0, np.int32),
+              np.empty(0), gwt_parts.reshape(-1), gx, need_x, w.shape[2], w.shape[3], stride[0], stride[1],
+              padding[0], padding[1], oh, ow, parts)
+    return (gx if need_x else None), weight_grad(gwt_parts, w.shape)
+
+
+def weight_grad(gwt_parts: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """The weight gradient (O, C, KH, KW) from _backward's per-thread partial sums of its transpose."""
     gwt = gwt_parts[0]
-    for t in range(1, parts):
+    for t in range(1, gwt_parts.shape[0]):
         gwt += gwt_parts[t]
-    return (gx if need_x else None), np.ascontiguousarray(gwt.T).reshape(w.shape)
+    return np.ascontiguousarray(gwt.T).reshape(shape)

@@ -11,18 +11,33 @@ _SUM_FLAGS = {"reassoc", "contract"}
 
 
 @njit(fastmath=_SUM_FLAGS, **JIT)
+def row_sum64(row):
+    """The sum of a 1-D array in float64 (more accurate for float32 input, still vectorised)."""
+    s = 0.0
+    for p in range(row.shape[0]):
+        s += row[p]
+    return s
+
+
+@njit(**JIT)
+def _add_sums(sums, out):
+    """out[o] = the sum over n of sums[n, o], added in n order and rounded to out's dtype each time."""
+    for o in range(out.shape[0]):
+        out[o] = 0
+    for n in range(sums.shape[0]):
+        for o in range(out.shape[0]):
+            out[o] += sums[n, o]
+
+
+@njit(fastmath=_SUM_FLAGS, **JIT)
 def _sum_02(g, out):
     """out[o] = sum over n, p of g[n, o, p] (g C-contiguous (N, O, P))."""
-    nb, no, npix = g.shape
-    for o in range(no):
-        out[o] = 0
+    nb, no = g.shape[:2]
+    sums = np.empty((nb, no))
     for n in range(nb):
         for o in range(no):
-            row = g[n, o]
-            s = 0.0  # float64 partial sums: more accurate for float32 input, still vectorised
-            for p in range(npix):
-                s += row[p]
-            out[o] += s
+            sums[n, o] = row_sum64(g[n, o])
+    _add_sums(sums, out)
 
 
 def sum_rows_grouped(g: np.ndarray) -> np.ndarray:
@@ -35,4 +50,12 @@ def sum_rows_grouped(g: np.ndarray) -> np.ndarray:
         out[:] = 0
         return out
     _sum_02(g, out)
+    return out
+
+
+def add_row_sums(sums: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """(O,) of dtype from per-sample channel sums (N, O) float64: sum_rows_grouped's result when
+    sums[n, o] = row_sum64(g[n, o]) (the fused conv-pool backward computes them sample by sample)."""
+    out = np.empty(sums.shape[1], dtype)
+    _add_sums(sums, out)
     return out

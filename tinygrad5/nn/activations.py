@@ -1,6 +1,8 @@
 """Activation layers: ReLU, Sigmoid, Tanh, Softmax, LeakyReLU (thin wrappers over the ops)."""
 from __future__ import annotations
 
+from typing import Sequence
+
 from ..ops import leaky_relu, relu, relu_max_pool2d, sigmoid, softmax, tanh
 from ..tensor import Tensor
 from .module import Module
@@ -13,13 +15,13 @@ class ReLU(Module):
         """Elementwise."""
         return relu(x)
 
-    def forward_then(self, x: Tensor, nxt: Module) -> Tensor | None:
+    def forward_then(self, x: Tensor, following: Sequence[Module]) -> tuple[Tensor, int] | None:
         """This ReLU and a following nn.MaxPool2d as one op (Sequential calls this): the ConvNet's
         ReLU then runs on the pooled maxima, a quarter of the elements, inside the pooling pass."""
         from .layers import MaxPool2d  # layers.py imports this module
-        if type(nxt) is not MaxPool2d or type(self).forward is not ReLU.forward:
+        if type(following[0]) is not MaxPool2d or type(self).forward is not ReLU.forward:
             return None
-        return relu_max_pool2d(x, nxt.kernel_size, nxt.stride)
+        return relu_max_pool2d(x, following[0].kernel_size, following[0].stride), 1
 
 
 class Sigmoid(Module):

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..ops import (abs, add, argmax, broadcast_to, cast, cat, clip, conv2d, cross_entropy, div, eq, exp,
+from ..ops import (abs, add, argmax, broadcast_to, cast, cat, clip, conv2d, conv2d_relu_max_pool2d,
+                   cross_entropy, div, eq, exp,
                    expand, flatten, ge, getitem, gt, le, leaky_relu, linear, log, log_softmax, lt, matmul,
                    max, max_pool2d, maximum, mean, min, minimum, mse_loss, mul, ne, neg, pad, permute, pow,
                    relu, relu_max_pool2d, reshape, sigmoid, softmax, sqrt, squeeze, stack, sub, sum, tanh,
@@ -34,7 +35,8 @@ def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
 
 
 __all__ = [
-    "abs", "add", "argmax", "broadcast_to", "cast", "cat", "clip", "conv2d", "cross_entropy", "div", "dropout",
+    "abs", "add", "argmax", "broadcast_to", "cast", "cat", "clip", "conv2d", "conv2d_relu_max_pool2d",
+    "cross_entropy", "div", "dropout",
     "eq", "exp", "expand", "flatten", "ge", "getitem", "gt", "le", "leaky_relu", "linear", "log", "log_softmax",
     "lt", "matmul", "max", "max_pool2d", "maximum", "mean", "min", "minimum", "mse_loss", "mul", "ne", "neg",
     "pad", "permute", "pow", "relu", "relu_max_pool2d", "reshape", "sigmoid", "softmax", "sqrt", "squeeze",

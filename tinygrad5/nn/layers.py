@@ -6,11 +6,11 @@ batch, and the ops already name shapes in their errors.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
-from ..ops import conv2d, flatten, max_pool2d
+from ..ops import conv2d, conv2d_relu_max_pool2d, flatten, max_pool2d
 from ..ops.conv import as_pair
 from ..tensor import Tensor
 from . import init
@@ -58,12 +58,12 @@ class Linear(Module):
         """x (..., in) -> (..., out)."""
         return linear(x, self.weight, self.bias)
 
-    def forward_then(self, x: Tensor, nxt: Module) -> Tensor | None:
+    def forward_then(self, x: Tensor, following: Sequence[Module]) -> tuple[Tensor, int] | None:
         """This layer and a following nn.Sigmoid or nn.ReLU as one op (Sequential calls this)."""
-        act = _FUSED_ACTIVATIONS.get(type(nxt))
+        act = _FUSED_ACTIVATIONS.get(type(following[0]))
         if act is None or type(self).forward is not Linear.forward:
             return None
-        return linear(x, self.weight, self.bias, activation=act)
+        return linear(x, self.weight, self.bias, activation=act), 1
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
@@ -99,6 +99,17 @@ class Conv2d(Module):
     def forward(self, x: Tensor) -> Tensor:
         """x (N, in, H, W) -> (N, out, OH, OW)."""
         return conv2d(x, self.weight, self.bias, self.stride, self.padding)
+
+    def forward_then(self, x: Tensor, following: Sequence[Module]) -> tuple[Tensor, int] | None:
+        """This layer, a ReLU and a MaxPool2d(2) after it as one op (Sequential calls this): on the
+        numba backend each sample is pooled while its convolution output is still in cache."""
+        if (len(following) < 2 or type(following[0]) is not ReLU or type(following[1]) is not MaxPool2d
+                or type(self).forward is not Conv2d.forward):
+            return None
+        pool = following[1]
+        if as_pair(pool.kernel_size, "kernel_size") != (2, 2) or as_pair(pool.stride, "stride") != (2, 2):
+            return None
+        return conv2d_relu_max_pool2d(x, self.weight, self.bias, self.stride, self.padding), 2
 
     def extra_repr(self) -> str:
         s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"

@@ -40,9 +40,9 @@ class Module:
     implement `forward`."""
 
     training: bool
-    # A module may define forward_then(x, nxt) -> Tensor | None: itself and the module after it in a
-    # Sequential as one op when it can (nn.Linear followed by Sigmoid or ReLU, nn.ReLU followed by
-    # MaxPool2d), else None.
+    # A module may define forward_then(x, following) -> (Tensor, k) | None: itself and the first k
+    # modules after it in a Sequential as one op when it can (nn.Linear and a Sigmoid or ReLU;
+    # nn.Conv2d, ReLU and MaxPool2d(2); nn.ReLU and MaxPool2d), else None.
     forward_then: Any = None
 
     def __init__(self) -> None:
@@ -242,9 +242,9 @@ class Sequential(Module):
         while i < n:
             m = mods[i]
             if m.forward_then is not None and i + 1 < n:
-                y = m.forward_then(x, mods[i + 1])
-                if y is not None:
-                    x, i = y, i + 2
+                fused = m.forward_then(x, mods[i + 1:])
+                if fused is not None:
+                    x, i = fused[0], i + 1 + fused[1]
                     continue
             x = m(x)
             i += 1

@@ -10,7 +10,7 @@ from typing import Any, Callable, NamedTuple
 from ..tensor import Tensor
 from . import activation, conv, elementwise, loss, matmul, movement, reduce
 from .activation import leaky_relu, log_softmax, relu, sigmoid, softmax, tanh
-from .conv import conv2d, max_pool2d, relu_max_pool2d
+from .conv import conv2d, conv2d_relu_max_pool2d, max_pool2d, relu_max_pool2d
 from .elementwise import (abs, add, cast, clip, div, eq, exp, ge, gt, le, log, lt, maximum, minimum, mul, ne,
                           neg, pow, sqrt, sub, where)
 from .loss import cross_entropy, mse_loss
@@ -37,6 +37,7 @@ OP_TABLE: dict[str, OpInfo] = {name: OpInfo(fn) for name, fn in {
     "softmax": softmax, "log_softmax": log_softmax,
     "cross_entropy": cross_entropy, "mse_loss": mse_loss,
     "conv2d": conv2d, "max_pool2d": max_pool2d, "relu_max_pool2d": relu_max_pool2d,
+    "conv2d_relu_max_pool2d": conv2d_relu_max_pool2d,
 }.items()}
 OP_TABLE.update({name: OpInfo(fn, False) for name, fn in {
     "lt": lt, "le": le, "gt": gt, "ge": ge, "eq": eq, "ne": ne, "argmax": argmax}.items()})

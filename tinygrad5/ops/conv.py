@@ -26,6 +26,30 @@ class Conv2d(Function):
         return (gx, gw, gb) if len(self.parents) == 3 else (gx, gw)
 
 
+class ConvReluPool(Function):
+    """conv2d, ReLU, 2x2 stride-2 max_pool2d: fused by the backend when it can, else the three."""
+
+    def forward(self, x, w, b=None, stride=(1, 1), padding=(0, 0)):
+        self.be = be = _backend.current()
+        self.fused = be.conv2d_relu_pool_forward(x, w, b, stride, padding)
+        if self.fused is not None:
+            out, self.cache = self.fused
+            return out
+        y, conv_cache = be.conv2d_forward(x, w, b, stride, padding)
+        out, pool_cache = be.max_pool2d_forward(y, (2, 2), (2, 2), True)
+        self.cache = (conv_cache, pool_cache)
+        return out
+
+    def backward(self, g):
+        need_x = self.parents[0].requires_grad
+        if self.fused is not None:
+            gx, gw, gb = self.be.conv2d_relu_pool_backward(g, self.cache, need_x)
+        else:
+            conv_cache, pool_cache = self.cache
+            gx, gw, gb = self.be.conv2d_backward(self.be.max_pool2d_backward(g, pool_cache), conv_cache, need_x)
+        return (gx, gw, gb) if len(self.parents) == 3 else (gx, gw)
+
+
 class MaxPool2d(Function):
     def forward(self, x, kernel=(2, 2), stride=(2, 2), relu=False):
         self.be = _backend.current()
@@ -36,8 +60,9 @@ class MaxPool2d(Function):
         return self.be.max_pool2d_backward(g, self.cache)
 
 
-def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride: Any = 1, padding: Any = 0) -> Tensor:
-    """2-D cross-correlation: x (N, C, H, W), weight (O, C, KH, KW), bias (O,) -> (N, O, OH, OW)."""
+def _conv_operands(x: Any, weight: Any, bias: Any, stride: Any, padding: Any
+                   ) -> tuple[tuple[Tensor, ...], tuple[int, int], tuple[int, int], tuple[int, int]]:
+    """conv2d's checked operands ((x, w) or (x, w, b)), stride, padding and output (OH, OW)."""
     x, w = as_tensor(x), as_tensor(weight)
     stride, padding = as_pair(stride, "stride"), as_pair(padding, "padding")
     if x.ndim != 4 or w.ndim != 4:
@@ -54,11 +79,28 @@ def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride: Any = 
     if x.dtype != w.dtype:
         raise TypeError(f"conv2d: input dtype {x.dtype} and weight dtype {w.dtype} differ")
     if bias is None:
-        return Conv2d.apply(x, w, stride=stride, padding=padding)
+        return (x, w), stride, padding, (oh, ow)
     b = as_tensor(bias)
     if b.shape != (w.shape[0],):
         raise ValueError(f"conv2d: bias shape {b.shape} should be ({w.shape[0]},)")
-    return Conv2d.apply(x, w, b, stride=stride, padding=padding)
+    return (x, w, b), stride, padding, (oh, ow)
+
+
+def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride: Any = 1, padding: Any = 0) -> Tensor:
+    """2-D cross-correlation: x (N, C, H, W), weight (O, C, KH, KW), bias (O,) -> (N, O, OH, OW)."""
+    operands, stride, padding, _ = _conv_operands(x, weight, bias, stride, padding)
+    return Conv2d.apply(*operands, stride=stride, padding=padding)
+
+
+def conv2d_relu_max_pool2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride: Any = 1,
+                           padding: Any = 0) -> Tensor:
+    """max_pool2d(relu(conv2d(x, weight, bias, stride, padding)), 2) as one op (nn.Sequential runs
+    Conv2d, ReLU, MaxPool2d(2) so): the same values and gradients, and on the numba backend each
+    sample is pooled while its convolution output is still in cache."""
+    operands, stride, padding, (oh, ow) = _conv_operands(x, weight, bias, stride, padding)
+    if oh < 2 or ow < 2:
+        raise ValueError(f"conv2d_relu_max_pool2d: a 2x2 pool does not fit the conv output {(oh, ow)}")
+    return ConvReluPool.apply(*operands, stride=stride, padding=padding)
 
 
 def max_pool2d(x: Tensor, kernel_size: Any, stride: Any = None) -> Tensor:
