@@ -108,7 +108,8 @@ def conv2d_relu_pool_forward(x, w, b, stride: tuple[int, int], padding: tuple[in
     return _crp.forward(x, w, b, stride, padding)
 
 
-def conv2d_relu_pool_backward(gout, cache, need_x: bool = True) -> tuple[np.ndarray | None, np.ndarray, np.ndarray | None]:
+def conv2d_relu_pool_backward(gout, cache, need_x: bool = True
+                              ) -> tuple[np.ndarray | None, np.ndarray, np.ndarray | None]:
     """-> (gx or None if not need_x, gw, gb or None if there was no bias)."""
     return _crp.backward(gout, cache, need_x)
 
