@@ -70,6 +70,25 @@ def test_mid_sized_products_run_split(monkeypatch):
     assert calls == [(64, 1250), (64, 625)] and np.allclose(bad, a[:, ::2] @ b[::2], atol=1e-3)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_few_rows_times_a_column_major_matrix_runs_transposed(monkeypatch, dtype):
+    if threads.get_num_threads() < 2:
+        pytest.skip("the split needs more than one thread")
+    calls = []
+    real = nb._split.matmul_split
+    monkeypatch.setattr(nb._split, "matmul_split", lambda a, b, out=None: calls.append(a.shape) or real(a, b, out))
+    rng = np.random.default_rng(2)
+    g = rng.standard_normal((32, 512)).astype(dtype)
+    w = np.asfortranarray(rng.standard_normal((512, 1250)).astype(dtype))  # fc1's weight, as Linear keeps it
+    got = nb.matmul(g, w)
+    assert calls == [(1250, 512)]  # w.T @ g.T, then transposed
+    assert got.flags.c_contiguous and got.dtype == dtype
+    np.testing.assert_allclose(got, g.astype(np.float64) @ w, rtol=1e-4, atol=1e-3)
+    out = np.empty((32, 1250), dtype)
+    assert nb.matmul(g, w, out=out) is out and calls[-1] == (32, 512)  # into `out`: the plain split
+    np.testing.assert_allclose(out, got, rtol=1e-5, atol=1e-4)
+
+
 def test_softmax_accepts_int32_labels():
     loss, probs = nb.softmax_cross_entropy_forward(np.zeros((2, 4), np.float32), np.array([1, 3], np.int32))
     assert np.allclose(loss, np.log(4)) and probs.dtype == np.float32
