@@ -141,12 +141,16 @@ def gemm_section(quick: bool, rounds: int) -> list[str]:
     return rows
 
 
-def _torch_conv(x, w, b, need_x):
+def _torch_conv(x, w, b, need_x, block=False):
+    """torch's conv2d forward + backward (block: conv2d, ReLU and a 2x2 max pool)."""
     tx = torch.from_numpy(x).requires_grad_(need_x)
     tw, tbias = torch.from_numpy(w).requires_grad_(), torch.from_numpy(b).requires_grad_()
+    F = torch.nn.functional
 
     def run():
-        y = torch.nn.functional.conv2d(tx, tw, tbias)
+        y = F.conv2d(tx, tw, tbias)
+        if block:
+            y = F.max_pool2d(F.relu(y), 2)
         y.backward(torch.ones_like(y))
         tw.grad = tbias.grad = tx.grad = None
     return run
@@ -188,6 +192,22 @@ def conv_section(batches: list[int], rounds: int) -> list[str]:
                 cont["torch1"] = (run, True, one)
             t = interleave(cont, 10, rounds)
             rows.append(_row(f"{name} {o}x{c}x5x5", bsz, t, 1e3, "%.2f ms"))
+            # the same layer with its ReLU and 2x2 pool, as nn.Sequential runs it (one fused op)
+            gp = np.ones((bsz, o, (h - 4) // 2, (w_ - 4) // 2), np.float32)
+
+            def block_fwd():
+                return nb.conv2d_relu_pool_forward(x, w, b, (1, 1), (0, 0))
+
+            def block_fb():
+                _, cache = block_fwd()
+                nb.conv2d_relu_pool_backward(gp, cache, need_x)
+            cont = {"fwd": (block_fwd, False, two), "fb2": (block_fb, False, two), "fb1": (block_fb, False, one)}
+            if torch is not None:
+                run = _torch_conv(x, w, b, need_x, block=True)
+                cont["torch2"] = (run, True, two)
+                cont["torch1"] = (run, True, one)
+            t = interleave(cont, 10, rounds)
+            rows.append(_row(f"{name} + ReLU + pool (fused)", bsz, t, 1e3, "%.2f ms"))
         for name, (c, h, w_) in POOL_LAYERS:
             x = rng.standard_normal((bsz, c, h, w_)).astype(np.float32)
             g = np.ones((bsz, c, h // 2, w_ // 2), np.float32)
@@ -296,10 +316,14 @@ for dt in (np.float32, np.float64):
         o, c = nb.conv2d_forward(xs, w, np.zeros(50, dt), (1, 1), (pad, pad)); nb.conv2d_backward(o, c)
     x1 = np.random.rand(1, 1, 32, 32).astype(dt)  # one channel, batch of 1: the implicit GEMM
     o, c = nb.conv2d_forward(x1, w[:, :1], None, (1, 1), (0, 0)); nb.conv2d_backward(o, c, need_x=False)
-    p, pc = nb.max_pool2d_forward(o, (2, 2), (2, 2)); nb.max_pool2d_backward(p, pc)
+    for k in (2, 3):  # LeNet's 2x2 rows and the generic per-plane pool
+        p, pc = nb.max_pool2d_forward(o, (k, k), (k, k)); nb.max_pool2d_backward(p, pc)
+    p, pc = nb.conv2d_relu_pool_forward(x, w, np.zeros(50, dt), (1, 1), (0, 0)); nb.conv2d_relu_pool_backward(p, pc)
     l, pr = nb.softmax_cross_entropy_forward(np.random.rand(40, 36).astype(dt), np.zeros(40, np.int64))
     nb.softmax_cross_entropy_backward(pr, np.zeros(40, np.int64), l)
     a = np.random.rand(300, 300).astype(dt); nb.matmul(a, a)
+    nb.matmul(np.random.rand(32, 512).astype(dt), np.asfortranarray(np.random.rand(512, 1250).astype(dt)))
+    nb.linear_forward(np.random.rand(36, 32).astype(dt), np.random.rand(1024, 32).astype(dt), None, "sigmoid")
     from tinygrad5.kernels.blas_split import matmul_split; matmul_split(a, a)
     import tinygrad5.kernels as K; K.matmul(a[:20, :20], a[:20, :20])
     for shape in ((32, 64), (128, 1024)):  # a linear layer's bias + activation, serial and parallel
