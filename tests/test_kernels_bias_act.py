@@ -9,7 +9,7 @@ from tinygrad5.backends import numba_backend as nb
 from tinygrad5.backends import numpy_backend as npb
 from tinygrad5.kernels.bias_act import bias_act_backward, bias_act_forward, transpose_add_bias
 
-SHAPES = [(32, 64), (36, 1024), (1, 5), (128, 600)]  # the last one runs the parallel kernels
+SHAPES = [(32, 64), (36, 1024), (1, 5), (128, 600), (256, 1100)]  # the last two: parallel (sigmoid, all)
 
 
 def _ref_fwd(x, b, act):
