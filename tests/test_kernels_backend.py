@@ -57,12 +57,18 @@ def test_dispatch_rule():
     assert not nb.use_split(1024, 1024, 1024)
 
 
-def test_mid_sized_products_run_split(monkeypatch):
+def _spy_on_split(monkeypatch) -> list[tuple[int, ...]]:
+    """The shapes of the left operands the split is called with, from now on (skips on 1 thread)."""
     if threads.get_num_threads() < 2:
         pytest.skip("the split needs more than one thread")
-    calls = []
+    calls: list[tuple[int, ...]] = []
     real = nb._split.matmul_split
     monkeypatch.setattr(nb._split, "matmul_split", lambda a, b, out=None: calls.append(a.shape) or real(a, b, out))
+    return calls
+
+
+def test_mid_sized_products_run_split(monkeypatch):
+    calls = _spy_on_split(monkeypatch)
     rng = np.random.default_rng(1)
     a, b = rng.standard_normal((64, 1250)).astype(np.float32), rng.standard_normal((1250, 512)).astype(np.float32)
     assert np.allclose(nb.matmul(a, b), a @ b, atol=1e-3) and calls == [(64, 1250)]
@@ -72,11 +78,7 @@ def test_mid_sized_products_run_split(monkeypatch):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_few_rows_times_a_column_major_matrix_runs_transposed(monkeypatch, dtype):
-    if threads.get_num_threads() < 2:
-        pytest.skip("the split needs more than one thread")
-    calls = []
-    real = nb._split.matmul_split
-    monkeypatch.setattr(nb._split, "matmul_split", lambda a, b, out=None: calls.append(a.shape) or real(a, b, out))
+    calls = _spy_on_split(monkeypatch)
     rng = np.random.default_rng(2)
     g = rng.standard_normal((32, 512)).astype(dtype)
     w = np.asfortranarray(rng.standard_normal((512, 1250)).astype(dtype))  # fc1's weight, as Linear keeps it
