@@ -110,16 +110,25 @@ def conv2d_backward(gout, cache, need_x: bool = True) -> tuple[np.ndarray | None
 
 
 def conv2d_relu_pool_forward(x, w, b, stride: tuple[int, int], padding: tuple[int, int]
-                             ) -> tuple[np.ndarray, object] | None:
-    """max_pool2d(relu(conv2d(x, w, b)), 2x2, stride 2) -> (out, cache) in one pass per sample, or
-    None where that path does not run (the caller then runs the ops one by one)."""
-    return _crp.forward(x, w, b, stride, padding)
+                             ) -> tuple[np.ndarray, object]:
+    """max_pool2d(relu(conv2d(x, w, b)), 2x2, stride 2) -> (out, cache): one pass per sample where
+    the per-sample convolution runs and the conv output's sides are even, else the two ops."""
+    fused = _crp.forward(x, w, b, stride, padding)
+    if fused is not None:
+        return fused[0], ("fused", fused[1])
+    y, conv_cache = conv2d_forward(x, w, b, stride, padding)
+    out, pool_cache = max_pool2d_forward(y, (2, 2), (2, 2), relu=True)
+    return out, ("ops", (conv_cache, pool_cache))
 
 
 def conv2d_relu_pool_backward(gout, cache, need_x: bool = True
                               ) -> tuple[np.ndarray | None, np.ndarray, np.ndarray | None]:
     """-> (gx or None if not need_x, gw, gb or None if there was no bias)."""
-    return _crp.backward(gout, cache, need_x)
+    kind, parts = cache
+    if kind == "fused":
+        return _crp.backward(gout, parts, need_x)
+    conv_cache, pool_cache = parts
+    return conv2d_backward(max_pool2d_backward(gout, pool_cache), conv_cache, need_x)
 
 
 def max_pool2d_forward(x, kernel: tuple[int, int], stride: tuple[int, int], relu: bool = False

@@ -52,13 +52,16 @@ def conv2d_backward(gout, cache, need_x=True):
 
 
 def conv2d_relu_pool_forward(x, w, b, stride, padding):
-    """None: the reference backend runs conv2d, then max_pool2d(relu=True), one by one."""
-    return None
+    """max_pool2d(relu(conv2d(x, w, b)), 2x2, stride 2) -> (out, cache): here simply the two ops."""
+    y, conv_cache = conv2d_forward(x, w, b, stride, padding)
+    out, pool_cache = max_pool2d_forward(y, (2, 2), (2, 2), relu=True)
+    return out, (conv_cache, pool_cache)
 
 
 def conv2d_relu_pool_backward(gout, cache, need_x=True):
-    """Never called (the forward above fuses nothing)."""
-    raise NotImplementedError("the numpy backend does not fuse conv2d, ReLU and max_pool2d")
+    """Gradients (gx or None, gw, gb or None) of conv2d_relu_pool_forward."""
+    conv_cache, pool_cache = cache
+    return conv2d_backward(max_pool2d_backward(gout, pool_cache), conv_cache, need_x)
 
 
 def max_pool2d_forward(x, kernel, stride, relu=False):

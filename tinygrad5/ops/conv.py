@@ -27,26 +27,15 @@ class Conv2d(Function):
 
 
 class ConvReluPool(Function):
-    """conv2d, ReLU, 2x2 stride-2 max_pool2d: fused by the backend when it can, else the three."""
+    """conv2d, ReLU, 2x2 stride-2 max_pool2d: one pass per sample where the backend can, else the three."""
 
     def forward(self, x, w, b=None, stride=(1, 1), padding=(0, 0)):
-        self.be = be = _backend.current()
-        self.fused = be.conv2d_relu_pool_forward(x, w, b, stride, padding)
-        if self.fused is not None:
-            out, self.cache = self.fused
-            return out
-        y, conv_cache = be.conv2d_forward(x, w, b, stride, padding)
-        out, pool_cache = be.max_pool2d_forward(y, (2, 2), (2, 2), True)
-        self.cache = (conv_cache, pool_cache)
+        self.be = _backend.current()
+        out, self.cache = self.be.conv2d_relu_pool_forward(x, w, b, stride, padding)
         return out
 
     def backward(self, g):
-        need_x = self.parents[0].requires_grad
-        if self.fused is not None:
-            gx, gw, gb = self.be.conv2d_relu_pool_backward(g, self.cache, need_x)
-        else:
-            conv_cache, pool_cache = self.cache
-            gx, gw, gb = self.be.conv2d_backward(self.be.max_pool2d_backward(g, pool_cache), conv_cache, need_x)
+        gx, gw, gb = self.be.conv2d_relu_pool_backward(g, self.cache, need_x=self.parents[0].requires_grad)
         return (gx, gw, gb) if len(self.parents) == 3 else (gx, gw)
 
 
