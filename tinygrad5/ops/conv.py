@@ -16,27 +16,23 @@ def as_pair(v: Any, name: str) -> tuple[int, int]:
 
 
 class Conv2d(Function):
+    # the backend functions this op runs (ConvReluPool runs another pair)
+    FORWARD, BACKWARD = "conv2d_forward", "conv2d_backward"
+
     def forward(self, x, w, b=None, stride=(1, 1), padding=(0, 0)):
         self.be = _backend.current()
-        out, self.cache = self.be.conv2d_forward(x, w, b, stride, padding)
+        out, self.cache = getattr(self.be, self.FORWARD)(x, w, b, stride, padding)
         return out
 
     def backward(self, g):
-        gx, gw, gb = self.be.conv2d_backward(g, self.cache, need_x=self.parents[0].requires_grad)
+        gx, gw, gb = getattr(self.be, self.BACKWARD)(g, self.cache, need_x=self.parents[0].requires_grad)
         return (gx, gw, gb) if len(self.parents) == 3 else (gx, gw)
 
 
-class ConvReluPool(Function):
+class ConvReluPool(Conv2d):
     """conv2d, ReLU, 2x2 stride-2 max_pool2d: one pass per sample where the backend can, else the three."""
 
-    def forward(self, x, w, b=None, stride=(1, 1), padding=(0, 0)):
-        self.be = _backend.current()
-        out, self.cache = self.be.conv2d_relu_pool_forward(x, w, b, stride, padding)
-        return out
-
-    def backward(self, g):
-        gx, gw, gb = self.be.conv2d_relu_pool_backward(g, self.cache, need_x=self.parents[0].requires_grad)
-        return (gx, gw, gb) if len(self.parents) == 3 else (gx, gw)
+    FORWARD, BACKWARD = "conv2d_relu_pool_forward", "conv2d_relu_pool_backward"
 
 
 class MaxPool2d(Function):
