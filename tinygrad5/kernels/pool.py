@@ -8,6 +8,9 @@ With relu=True the kernels compute max_pool2d(relu(x)) as relu(max_pool2d(x)) (e
 is monotone), in one pass over x instead of a ReLU pass over the 4x larger input.  A window whose
 max fails `> 0` (ReLU's mask, False at 0 and NaN) stores its index as -(index + 1); backward then
 sends it g * 0, which is what ReLU's g * mask gave (0, or NaN for an inf/NaN gradient).
+
+The kernels here take one (n, c) plane per task and any window; LeNet's 2x2, stride-2 windows go
+to pool2x2.py (all row pairs at once, 16-lane vector rows), with the same results bit for bit.
 """
 from __future__ import annotations
 
