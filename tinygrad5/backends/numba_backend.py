@@ -6,10 +6,12 @@ numba owns the cores); importing this module compiles nothing, and compiled kern
 disk, so later processes start warm.
 
 matmul dispatch (thresholds measured on the 2-core Zen 4 machines, see BENCHMARKS.md):
-small products (the MLP's and the autoencoder's) go to OpenBLAS, single-threaded under the policy
-and fastest there inside a training step; mid-sized 2-D products (the ConvNet's fully connected
-layers) run as one OpenBLAS call per core (kernels.blas_split); large ones and batched ones run our
-GEMM when it can use every core and its 6x16 register tiles are well filled, else OpenBLAS.
+float32 2-D products from 1 M multiply-adds run kernels.tile_gemm (full register tiles, nothing
+packed: the MLP's and autoencoder's products on the calling thread, the ConvNet's fully connected
+layers on every core), when b's rows can be read as vectors.  Smaller products go to OpenBLAS,
+single-threaded under the policy; the rest as before: mid-sized 2-D products as one OpenBLAS call
+per core (kernels.blas_split), large and batched ones our packed GEMM when it can use every core
+and its 6x16 register tiles are well filled, else OpenBLAS.
 """
 from __future__ import annotations
 
@@ -26,6 +28,7 @@ from ..kernels import pool as _pool
 from ..kernels import relu as _relu
 from ..kernels import sgd as _sgd
 from ..kernels import softmax_xent as _sx
+from ..kernels import tile_gemm as _tile
 from ..kernels._jit import MR, NR, native_float
 
 NAME = "numba"
@@ -49,6 +52,15 @@ SPLIT_MIN_MACS = 1 << 23
 # for the split product, plus ~12 us for the transpose.  At 128 rows the two cost the same.
 TRANSPOSED_MAX_ROWS = 64
 SPLIT_MAX_MACS = 1 << 27
+# float32 2-D products from this size run kernels.tile_gemm (no packing, full register tiles):
+# 32x1024@1024x64 53 -> 38 us, 1024x32@32x64 (the weight gradient) 52 -> 39, 36x1024@1024x32 29
+# -> 25; below it its ~1 us of call overhead loses (32x128@128x64: BLAS 5.7 us, tile 6.6).
+TILE_MIN_MACS = 1 << 20
+# ...on every core from here (the split's threshold: smaller launches lose inside a step).
+TILE_PARALLEL_MIN_MACS = SPLIT_MIN_MACS
+# ...but not for a large result over a short K, where storing C dominates and our packed GEMM's
+# cache blocking wins (1024x256@256x1024: tile 5.3 ms, ours 2.8; 1024^3: tile 10.7, ours 12.5).
+TILE_MAX_OUT_SHORT_K, TILE_SHORT_K = 1 << 20, 512
 
 
 def _tile_fill(m: int, n: int) -> float:
@@ -72,8 +84,15 @@ def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.nd
     """numpy.matmul semantics for a.ndim >= 2 and b.ndim >= 2 (batched dims broadcast), into `out`
     (C-contiguous, of the result's shape and dtype) when given."""
     threads.ensure_policy()
-    if a.ndim == 2 and b.ndim == 2 and a.shape[0] * a.shape[1] * b.shape[1] < OURS_MIN_MACS:
-        return np.matmul(a, b, out=out)  # small (below both thresholds): single-threaded OpenBLAS
+    if a.ndim == 2 and b.ndim == 2:
+        macs = a.shape[0] * a.shape[1] * b.shape[1]
+        if (macs >= TILE_MIN_MACS and a.dtype == b.dtype == np.float32
+                and (a.shape[1] >= TILE_SHORT_K or a.shape[0] * b.shape[1] < TILE_MAX_OUT_SHORT_K)):
+            res = _tile_product(a, b, out, macs)
+            if res is not None:
+                return res
+        if macs < OURS_MIN_MACS:
+            return np.matmul(a, b, out=out)  # small (below both thresholds): single-threaded OpenBLAS
     dt = a.dtype
     if (dt != b.dtype or not native_float(dt) or a.ndim < 2 or b.ndim < 2
             or (out is not None and (out.dtype != dt or not out.flags.c_contiguous))):
@@ -97,6 +116,17 @@ def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.nd
     if use_ours(m, n, k, batch):
         return _mm.matmul(a, b, out)
     return np.matmul(a, b, out=out)
+
+
+def _tile_product(a: np.ndarray, b: np.ndarray, out: np.ndarray | None, macs: int) -> np.ndarray | None:
+    """a @ b by kernels.tile_gemm, which reads b's rows as vectors: a b that is not row-major is
+    copied so when it is no larger than a, else None (a large column-major b, e.g. fc1's weight in
+    its input gradient, streams faster through the transposed split: 260 vs 303 us at b32)."""
+    if not b.flags.c_contiguous:
+        if b.size > a.size:
+            return None
+        b = np.ascontiguousarray(b)
+    return _tile.matmul(a, b, out, threads.get_num_threads() if macs >= TILE_PARALLEL_MIN_MACS else 1)
 
 
 def conv2d_forward(x, w, b, stride: tuple[int, int], padding: tuple[int, int]) -> tuple[np.ndarray, object]:
