@@ -37,15 +37,16 @@ ALIGN = ir.Constant(I32, 4)
 
 
 @intrinsic
-def tile(typingctx, mr_t, nv_t, a, a0, sam, sak, b, b0, ldb, k, c, c0, ldc, nlast):
+def tile(typingctx, mr_t, nv_t, a, a0, sam, sak, b, b0, ldb, k, c, c0, ldc, nlast, pf):
     """C[c0 + r*ldc + j] = sum_p A[a0 + r*sam + p*sak] * B[b0 + p*ldb + j] for r < MR, j < 16*(NV-1)
-    + nlast (MR, NV: compile-time constants; a, b, c: flat float32 arrays; k >= 0)."""
+    + nlast (MR, NV: compile-time constants; a, b, c: flat float32 arrays; k >= 0).  Per k it also
+    prefetches b[b0 + pf + k*ldb] into L2 (pf: where the next tiles will read; 0 if nowhere)."""
     if not (isinstance(mr_t, types.IntegerLiteral) and isinstance(nv_t, types.IntegerLiteral)):
         return None
     if not all(isinstance(t, types.Array) and t.dtype == types.float32 for t in (a, b, c)):
         return None
     mr, nv = mr_t.literal_value, nv_t.literal_value
-    sig = types.void(mr_t, nv_t, a, a0, sam, sak, b, b0, ldb, k, c, c0, ldc, nlast)
+    sig = types.void(mr_t, nv_t, a, a0, sam, sak, b, b0, ldb, k, c, c0, ldc, nlast, pf)
 
     def codegen(context, builder, signature, args):  # pragma: no cover  (runs while numba compiles)
         tys = signature.args
@@ -76,6 +77,9 @@ def tile(typingctx, mr_t, nv_t, a, a0, sam, sak, b, b0, ldb, k, c, c0, ldc, nlas
         mload = declare("llvm.masked.load.v16f32.p0", VF, [VF.as_pointer(), I32, VB, VF])
         mstore = declare("llvm.masked.store.v16f32.p0", ir.VoidType(), [VF, VF.as_pointer(), I32, VB])
         fma = declare("llvm.fma.v16f32", VF, [VF, VF, VF])
+        i8p = ir.IntType(8).as_pointer()
+        prefetch = declare("llvm.prefetch.p0", ir.VoidType(), [i8p, I32, I32, I32])
+        pfv = int64(14)
         const = [ir.Constant(I64, LANES * v) for v in range(nv)]
 
         def vec(ptr):
@@ -87,6 +91,9 @@ def tile(typingctx, mr_t, nv_t, a, a0, sam, sak, b, b0, ldb, k, c, c0, ldc, nlas
         with cgutils.for_range(builder, kv) as loop:
             ao = builder.add(a0v, builder.mul(loop.index, sakv))
             bo = builder.add(b0v, builder.mul(loop.index, ldbv))
+            # read, L2 (locality 2), data: the next column block's rows while this one computes
+            builder.call(prefetch, [builder.bitcast(at(bp, bo, pfv), i8p), ir.Constant(I32, 0),
+                                    ir.Constant(I32, 2), ir.Constant(I32, 1)])
             ys = []
             for v in range(nv):
                 ptr = vec(at(bp, bo, const[v]))
@@ -130,19 +137,22 @@ def gemm_block(a, a0, sam, sak, b, b0, ldb, c, c0, ldc, m, n, k):
         nv = (min(BLOCK, n - j0) + LANES - 1) // LANES
         nl = min(BLOCK, n - j0) - LANES * (nv - 1)
         mr = rows_per_tile(nv, m)
+        nxt = BLOCK if j0 + BLOCK < n else 0  # a cold B (fc1's weight) streams in one block ahead
         for i in range(0, m, mr):
+            # each row tile prefetches one 16-wide line of the next block's rows, in turn
+            pf = nxt + LANES * ((i // mr) % 4) if nxt else 0
             i = min(i, m - mr)  # the last tile ends at row m (see the module docstring)
-            ao, co = a0 + i * sam, c0 + i * ldc + j0
+            ao, co, bo = a0 + i * sam, c0 + i * ldc + j0, b0 + j0
             if nv == 4:
-                tile(4, 4, a, ao, sam, sak, b, b0 + j0, ldb, k, c, co, ldc, nl)
+                tile(4, 4, a, ao, sam, sak, b, bo, ldb, k, c, co, ldc, nl, pf)
             elif nv == 3:
-                tile(5, 3, a, ao, sam, sak, b, b0 + j0, ldb, k, c, co, ldc, nl)
+                tile(5, 3, a, ao, sam, sak, b, bo, ldb, k, c, co, ldc, nl, pf)
             elif mr == 6:
-                tile(6, 2, a, ao, sam, sak, b, b0 + j0, ldb, k, c, co, ldc, nl)
+                tile(6, 2, a, ao, sam, sak, b, bo, ldb, k, c, co, ldc, nl, pf)
             elif nv == 2:
-                tile(8, 2, a, ao, sam, sak, b, b0 + j0, ldb, k, c, co, ldc, nl)
+                tile(8, 2, a, ao, sam, sak, b, bo, ldb, k, c, co, ldc, nl, pf)
             else:
-                tile(8, 1, a, ao, sam, sak, b, b0 + j0, ldb, k, c, co, ldc, nl)
+                tile(8, 1, a, ao, sam, sak, b, bo, ldb, k, c, co, ldc, nl, pf)
 
 
 MIN_ROWS = 8
