@@ -32,6 +32,7 @@ from threadpoolctl import threadpool_info, threadpool_limits  # noqa: E402
 import tinygrad5.kernels as K  # noqa: E402
 from tinygrad5 import threads  # noqa: E402
 from tinygrad5.backends import numba_backend as nb  # noqa: E402
+from tinygrad5.kernels import tile_gemm  # noqa: E402
 from tinygrad5.kernels.blas_split import matmul_split  # noqa: E402
 
 try:
@@ -118,14 +119,16 @@ def gemm_section(quick: bool, rounds: int) -> list[str]:
     """GFLOP/s of our GEMM, one BLAS call per core (split), the backend's choice, OpenBLAS at 1 and 2 threads, torch."""
     shapes = [s for s in GEMM_SHAPES if not (quick and s == (1024, 1024, 1024))]
     rng = np.random.default_rng(0)
-    rows = ["| M x K @ K x N | ours | split | backend (pick) | OpenBLAS 1 thr | OpenBLAS 2 thr | torch | ours / BLAS 2 thr | ours / torch |",
-            "|---|---|---|---|---|---|---|---|---|"]
+    rows = ["| M x K @ K x N | ours | tile | split | backend (pick) | OpenBLAS 1 thr | OpenBLAS 2 thr | torch | "
+            "ours / BLAS 2 thr | backend / torch |", "|---|---|---|---|---|---|---|---|---|---|"]
     for m, k, n in shapes:
         a = rng.standard_normal((m, k)).astype(np.float32)
         b = rng.standard_normal((k, n)).astype(np.float32)
         flop = 2.0 * m * n * k
         calls = int(np.clip(2e8 / flop, 3, 200))
+        parts = threads.get_num_threads() if m * n * k >= nb.TILE_PARALLEL_MIN_MACS else 1
         cont = {"ours": (lambda: K.matmul(a, b), False, {}), "split": (lambda: matmul_split(a, b), False, {}),
+                "tile": (lambda: tile_gemm.matmul(a, b, None, parts), False, {}),
                 "backend": (lambda: nb.matmul(a, b), False, {}),
                 "blas1": (lambda: a @ b, False, {}), "blas2": (lambda: a @ b, True, {"blas": 2})}
         if torch is not None:
@@ -133,11 +136,12 @@ def gemm_section(quick: bool, rounds: int) -> list[str]:
             cont["torch"] = (lambda: torch.mm(ta, tb), True, {})
         t = interleave(cont, calls, rounds)
         g = {k_: flop / v / 1e9 for k_, v in t.items()}
-        pick = "split" if nb.use_split(m, n, k) else ("ours" if nb.use_ours(m, n, k) else "BLAS")
+        pick = ("tile" if nb.use_tile(m, n, k) else "split" if nb.use_split(m, n, k)
+                else "ours" if nb.use_ours(m, n, k) else "BLAS")
         tg = f"{g['torch']:.0f}" if "torch" in g else "-"
-        rt = f"{t['torch'] / t['ours']:.2f}" if "torch" in t else "-"
-        rows.append(f"| {m}x{k} @ {k}x{n} | {g['ours']:.0f} | {g['split']:.0f} | {g['backend']:.0f} ({pick}) | {g['blas1']:.0f} | "
-                    f"{g['blas2']:.0f} | {tg} | {t['blas2'] / t['ours']:.2f} | {rt} |")
+        rt = f"{t['torch'] / t['backend']:.2f}" if "torch" in t else "-"
+        rows.append(f"| {m}x{k} @ {k}x{n} | {g['ours']:.0f} | {g['tile']:.0f} | {g['split']:.0f} | {g['backend']:.0f} ({pick}) | "
+                    f"{g['blas1']:.0f} | {g['blas2']:.0f} | {tg} | {t['blas2'] / t['ours']:.2f} | {rt} |")
     return rows
 
 

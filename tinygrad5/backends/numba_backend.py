@@ -75,6 +75,11 @@ def use_ours(m: int, n: int, k: int, batch: int = 1) -> bool:
             and threads.get_num_threads() > 1)
 
 
+def use_tile(m: int, n: int, k: int) -> bool:
+    """True where kernels.tile_gemm is measured fastest for a float32 (m, k) @ (k, n) product."""
+    return m * n * k >= TILE_MIN_MACS and (k >= TILE_SHORT_K or m * n < TILE_MAX_OUT_SHORT_K)
+
+
 def use_split(m: int, n: int, k: int) -> bool:
     """True where one OpenBLAS call per core is measured fastest for an (m, k) @ (k, n) product."""
     return SPLIT_MIN_MACS < m * n * k < SPLIT_MAX_MACS and threads.get_num_threads() > 1
@@ -86,8 +91,7 @@ def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.nd
     threads.ensure_policy()
     if a.ndim == 2 and b.ndim == 2:
         macs = a.shape[0] * a.shape[1] * b.shape[1]
-        if (macs >= TILE_MIN_MACS and a.dtype == b.dtype == np.float32
-                and (a.shape[1] >= TILE_SHORT_K or a.shape[0] * b.shape[1] < TILE_MAX_OUT_SHORT_K)):
+        if a.dtype == b.dtype == np.float32 and use_tile(a.shape[0], b.shape[1], a.shape[1]):
             res = _tile_product(a, b, out, macs)
             if res is not None:
                 return res
