@@ -21,12 +21,9 @@ from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
+from ._ir import ALIGN, I32, I64, IRArgs, LANES, VB, VF, VI
 from ._jit import JIT, njit
 
-LANES = 16
-F32, I32, I64, I1 = ir.FloatType(), ir.IntType(32), ir.IntType(64), ir.IntType(1)
-VF, VI, VB = ir.VectorType(F32, LANES), ir.VectorType(I32, LANES), ir.VectorType(I1, LANES)
-ALIGN = ir.Constant(I32, 4)
 
 
 @intrinsic
@@ -42,20 +39,11 @@ def gather_row16(typingctx, nc_t, cf, crow0, cstep, pitch, kw, ky_lo, ky_hi, yp,
     sig = types.void(nc_t, cf, crow0, cstep, pitch, kw, ky_lo, ky_hi, yp, ow, pw, w, x0, gf, d, dstep)
 
     def codegen(context, builder, signature, args):  # pragma: no cover  (runs while numba compiles)
-        tys = signature.args
+        e = IRArgs(context, builder, signature, args)
+        int64, data, declare = e.int64, e.data, e.declare
 
-        def int64(i):
-            return context.cast(builder, args[i], tys[i], types.int64)
-
-        def data(i):
-            return context.make_array(tys[i])(context, builder, args[i]).data
-
-        def declare(name, ret, params):
-            return cgutils.get_or_insert_function(builder.module, ir.FunctionType(ret, params), name)
-
-        def splat(value):
-            v = builder.insert_element(ir.Constant(VI, ir.Undefined), builder.trunc(value, I32), ir.Constant(I32, 0))
-            return builder.shuffle_vector(v, ir.Constant(VI, ir.Undefined), ir.Constant(VI, [0] * LANES))
+        def splat(value):  # an int64 value in every int32 lane
+            return e.splat(builder.trunc(value, I32))
 
         def vptr(base, off):
             return builder.bitcast(builder.gep(base, [off]), VF.as_pointer())

@@ -20,17 +20,11 @@ from __future__ import annotations
 import numpy as np
 from llvmlite import ir
 from numba import prange, types
-from numba.core import cgutils
 from numba.extending import intrinsic, overload
 
+from ._ir import ALIGN, F32, I32, I64, IRArgs, LANES, VB, VF, VI
 from ._jit import JIT, njit
 
-LANES = 16
-
-
-F32, I32, I64, I1 = ir.FloatType(), ir.IntType(32), ir.IntType(64), ir.IntType(1)
-VF, VI, VB = ir.VectorType(F32, LANES), ir.VectorType(I32, LANES), ir.VectorType(I1, LANES)
-ALIGN = ir.Constant(I32, 4)
 LANE = ir.Constant(VI, list(range(LANES)))
 ZERO = ir.Constant(VF, None)
 
@@ -44,37 +38,24 @@ def _is_array(t: types.Type, dtype: types.Type) -> bool:
     return isinstance(t, types.Array) and t.ndim == 1 and t.dtype == dtype
 
 
-class _Emit:  # pragma: no cover  (runs while numba compiles: see setup.cfg)
-    """IR plumbing for one intrinsic body: its arguments, vector pointers into its arrays, masks and
-    LLVM's masked loads and stores (lanes outside the mask are never touched)."""
-
-    def __init__(self, context, builder: ir.IRBuilder, signature, args) -> None:
-        self.context, self.b, self.tys, self.args = context, builder, signature.args, args
-
-    def int64(self, i: int) -> ir.Value:
-        return self.context.cast(self.b, self.args[i], self.tys[i], types.int64)
+class _Emit(IRArgs):  # pragma: no cover  (runs while numba compiles: see setup.cfg)
+    """IR plumbing for one intrinsic body: vector pointers into its arrays, masks and LLVM's masked
+    loads and stores (lanes outside the mask are never touched)."""
 
     def int32(self, i: int) -> ir.Value:
         """Index values and counts are int32, as the stored indices."""
         return self.b.trunc(self.int64(i), I32)
-
-    def splat(self, value: ir.Value) -> ir.Value:
-        """An int32 vector with value in every lane."""
-        v = self.b.insert_element(ir.Constant(VI, ir.Undefined), value, ir.Constant(I32, 0))
-        return self.b.shuffle_vector(v, ir.Constant(VI, ir.Undefined), _vi(0))
 
     def first(self, count: ir.Value, skip: int = 0) -> ir.Value:
         """The mask of lanes k with skip + k < count."""
         return self.b.icmp_signed("<", self.b.add(LANE, _vi(skip)), self.splat(count))
 
     def _ptr(self, i: int, offset: ir.Value, vty: ir.VectorType) -> ir.Value:
-        arr = self.context.make_array(self.tys[i])(self.context, self.b, self.args[i])
-        return self.b.bitcast(self.b.gep(arr.data, [offset]), vty.as_pointer())
+        return self.b.bitcast(self.b.gep(self.data(i), [offset]), vty.as_pointer())
 
     def _masked(self, name: str, vty: ir.VectorType, ret: ir.Type, params: list[ir.Type]) -> ir.Function:
         suffix = f"v{LANES}{'f32' if vty.element == F32 else 'i32'}.p0"
-        fnty = ir.FunctionType(ret, params)
-        return cgutils.get_or_insert_function(self.b.module, fnty, f"llvm.masked.{name}.{suffix}")
+        return self.declare(f"llvm.masked.{name}.{suffix}", ret, params)
 
     def load(self, i: int, offset: ir.Value, mask: ir.Value, vty: ir.VectorType = VF) -> ir.Value:
         """Lanes of array argument i from element `offset` (int64)."""

@@ -27,13 +27,10 @@ from numba import prange, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
+from ._ir import ALIGN, I32, I64, IRArgs, LANES, VB, VF, VI
 from ._jit import JIT, njit
 
-LANES = 16
 BLOCK = 4 * LANES  # columns per tile at most
-F32, I32, I64, I1 = ir.FloatType(), ir.IntType(32), ir.IntType(64), ir.IntType(1)
-VF, VI, VB = ir.VectorType(F32, LANES), ir.VectorType(I32, LANES), ir.VectorType(I1, LANES)
-ALIGN = ir.Constant(I32, 4)
 
 
 @intrinsic
@@ -49,22 +46,10 @@ def tile(typingctx, mr_t, nv_t, a, a0, sam, sak, b, b0, ldb, k, c, c0, ldc, nlas
     sig = types.void(mr_t, nv_t, a, a0, sam, sak, b, b0, ldb, k, c, c0, ldc, nlast, pf)
 
     def codegen(context, builder, signature, args):  # pragma: no cover  (runs while numba compiles)
-        tys = signature.args
+        e = IRArgs(context, builder, signature, args)
+        int64, data, declare = e.int64, e.data, e.declare
 
-        def int64(i):
-            return context.cast(builder, args[i], tys[i], types.int64)
-
-        def data(i):
-            return context.make_array(tys[i])(context, builder, args[i]).data
-
-        def declare(name, ret, params):
-            return cgutils.get_or_insert_function(builder.module, ir.FunctionType(ret, params), name)
-
-        def splat(value, vty, ety):
-            v = builder.insert_element(ir.Constant(vty, ir.Undefined), value, ir.Constant(I32, 0))
-            return builder.shuffle_vector(v, ir.Constant(vty, ir.Undefined), ir.Constant(VI, [0] * LANES))
-
-        def at(base, *terms):  # pointer to element sum(terms) of base, as a vector pointer
+        def at(base, *terms):  # pointer to element sum(terms) of base
             off = terms[0]
             for t in terms[1:]:
                 off = builder.add(off, t)
@@ -73,7 +58,7 @@ def tile(typingctx, mr_t, nv_t, a, a0, sam, sak, b, b0, ldb, k, c, c0, ldc, nlas
         ap, bp, cp = data(2), data(6), data(10)
         a0v, samv, sakv, b0v, ldbv, kv, c0v, ldcv = (int64(i) for i in (3, 4, 5, 7, 8, 9, 11, 12))
         lanes = ir.Constant(VI, list(range(LANES)))
-        last = builder.icmp_signed("<", lanes, splat(builder.trunc(int64(13), I32), VI, I32))
+        last = builder.icmp_signed("<", lanes, e.splat(builder.trunc(int64(13), I32)))
         mload = declare("llvm.masked.load.v16f32.p0", VF, [VF.as_pointer(), I32, VB, VF])
         mstore = declare("llvm.masked.store.v16f32.p0", ir.VoidType(), [VF, VF.as_pointer(), I32, VB])
         fma = declare("llvm.fma.v16f32", VF, [VF, VF, VF])
@@ -100,7 +85,7 @@ def tile(typingctx, mr_t, nv_t, a, a0, sam, sak, b, b0, ldb, k, c, c0, ldc, nlas
                 ys.append(builder.call(mload, [ptr, ALIGN, last, ir.Constant(VF, None)]) if v == nv - 1
                           else builder.load(ptr, align=4))
             for r in range(mr):
-                x = splat(builder.load(at(ap, ao, rows_a[r])), VF, F32)
+                x = e.splat(builder.load(at(ap, ao, rows_a[r])), VF)
                 for v in range(nv):
                     builder.store(builder.call(fma, [x, ys[v], builder.load(acc[r][v])]), acc[r][v])
         for r in range(mr):
