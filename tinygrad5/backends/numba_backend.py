@@ -91,7 +91,8 @@ def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.nd
     threads.ensure_policy()
     if a.ndim == 2 and b.ndim == 2:
         macs = a.shape[0] * a.shape[1] * b.shape[1]
-        if a.dtype == b.dtype == np.float32 and use_tile(a.shape[0], b.shape[1], a.shape[1]):
+        # the size first: it alone turns away the many small products of a training step
+        if macs >= TILE_MIN_MACS and a.dtype == b.dtype == np.float32 and use_tile(a.shape[0], b.shape[1], a.shape[1]):
             res = _tile_product(a, b, out, macs)
             if res is not None:
                 return res

@@ -1,5 +1,5 @@
 """conv2d one sample at a time: each sample's im2col columns go into a buffer of the thread's own
-and are multiplied by OpenBLAS at once, while they are still in that core's L2 cache.
+and are multiplied at once, while they are still in that core's L2 cache.
 
 The batch-wide path (conv.py, conv2d.py) builds the whole batch's column matrix, 25x the input for
 a 5x5 kernel (6.4 MB at LeNet's conv2, batch 32), writes it to memory and reads it back in each
@@ -7,11 +7,13 @@ product.  Here a sample's columns (200 KB at conv2) never leave the core, and ba
 them instead of keeping the batch's: an im2col from cache costs less than reading 6.4 MB back.
 
 Each thread takes a run of samples; per sample n, with P = OH*OW and W as (O, C*KH*KW):
-Forward   out[n] (O, P) = W @ cols_n (+ b), one BLAS call
+Forward   out[n] (O, P) = W @ cols_n (+ b)
 Backward  gW_t^T += cols_n @ g[n]^T (CKK, O): the thread's partial sum, added up after the loop
           (this orientation runs at 90 GFLOP/s in OpenBLAS, g[n] @ cols_n^T at 70: LeNet conv2)
           gcols = W^T @ g[n], then col2im into gx[n] (only when the input needs a gradient)
-The BLAS calls go through blas_split's pointer interface (OpenBLAS single-threaded, one per core).
+For float32 the two W products run tile_gemm's register tiles (~105 GFLOP/s at conv2) and col2im
+gathers (col2im_gather.py); the weight gradient, float64 and fewer than 8 output channels call
+OpenBLAS through blas_split's pointer interface (single-threaded, one call per core).
 """
 from __future__ import annotations
 
@@ -105,8 +107,8 @@ def _w_times_impl(marker, tw, m, n, k, w2, b, b0, ldb, c, c0, ldc):
 
 
 def _col2im(gcols, n, gx, kh, kw, sh, sw, ph, pw, oh, ow):
-    """gx[n] = col2im(gcols): gathered in registers for float32 at stride 1 (LeNet's conv2: ~15 ->
-    ~5 us a sample, same bits), else conv.py's scatter."""
+    """gx[n] = col2im(gcols): gathered in registers for float32 at stride 1 (LeNet's conv2: 13.6 ->
+    6.4 us a sample, same bits), else conv.py's scatter."""
 
 
 @overload(_col2im, inline="always")

@@ -173,8 +173,8 @@ def _flat(x: np.ndarray) -> tuple[np.ndarray, int, int] | None:
 
 def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None, parts: int = 1) -> np.ndarray | None:
     """a @ b for 2-D float32 a (C- or F-contiguous, at least MIN_ROWS rows) and C-contiguous b, into
-    out (C-contiguous, float32, overlapping neither) when given; parts > 1 spreads it over that many threads.  None (nothing
-    done) for any other operands: the caller picks another product."""
+    out (C-contiguous, float32, overlapping neither) when given; parts > 1 spreads it over that many
+    threads.  None (nothing done) for any other operands: the caller picks another product."""
     if a.dtype != np.float32 or b.dtype != np.float32 or a.ndim != 2 or b.ndim != 2 or not b.flags.c_contiguous:
         return None
     (m, k), n = a.shape, b.shape[1]
