@@ -352,7 +352,7 @@ def test_col2im_gather_gives_the_scatters_bits(c, h, w, kh, kw, ph, pw, seed):
     # every channel-group remainder (4 at a time), rows wider than 16 lanes, padding, and inputs
     # smaller than the kernel; the second sample checks the column offset
     from tinygrad5.kernels.col2im_gather import col2im_gather
-    from tinygrad5.kernels.conv import _col2im_one
+    from tinygrad5.kernels.conv import _col2im_scatter
     oh, ow = h + 2 * ph - kh + 1, w + 2 * pw - kw + 1
     if oh <= 0 or ow <= 0:
         return
@@ -360,5 +360,5 @@ def test_col2im_gather_gives_the_scatters_bits(c, h, w, kh, kw, ph, pw, seed):
     gathered, scattered = np.full((2, c, h, w), np.nan, np.float32), np.zeros((2, c, h, w), np.float32)
     for n in range(2):
         col2im_gather(gcols, n, gathered, n * oh * ow, kh, kw, ph, pw, oh, ow)
-        _col2im_one(gcols, n, scattered, n * oh * ow, kh, kw, 1, 1, ph, pw, oh, ow)
+        _col2im_scatter(gcols, n, scattered, n * oh * ow, kh, kw, 1, 1, ph, pw, oh, ow)
     assert np.array_equal(gathered, scattered)  # every value written (no NaN left), same order of adds

@@ -1,7 +1,7 @@
 """col2im for stride 1 by gathering: each 16-wide piece of an input-gradient row is summed in registers
 from the column-gradient rows that reach it, and stored once.
 
-Why.  The scatter form (conv.py's _col2im_one) zeroes gx, then adds every run of OW values of
+Why.  The scatter form (conv.py's _col2im_scatter) zeroes gx, then adds every run of OW values of
 every column row into it: for LeNet's conv2 that is 5,000 load-add-store runs of 10 values per
 sample (~15 us), each waiting on the store before it.  For stride 1 the input pixel (y, x) gets
 column row (c, ky, kx) at output position (y + ph - ky, x + pw - kx), so one input row of one
@@ -12,7 +12,8 @@ zeroing pass; every gx value is written.
 Exactness.  A gx value receives its terms in (ky, kx) order starting from 0, the order of the
 scatter form, so both give the same bits.
 
-The intrinsic lives beside its caller: numba's disk cache notices edits to a kernel's own file only.
+conv.py's _col2im_one picks this for float32 at stride 1, on both conv paths.  The intrinsic
+lives beside its caller: numba's disk cache notices edits to a kernel's own file only.
 """
 from __future__ import annotations
 

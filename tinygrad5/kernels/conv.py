@@ -15,8 +15,10 @@ keeps each kernel at one compiled signature per dtype.
 from __future__ import annotations
 
 import numpy as np
-from numba import prange
+from numba import prange, types
+from numba.extending import overload
 
+from .col2im_gather import col2im_gather
 from ._jit import FASTMATH, JIT, MR, NR, add_into16, njit, stack_buf, stack_tile
 
 _NONNEG = (1 << 47) - 1  # see pack.py: masked offsets let LLVM drop negative-index wraparound
@@ -95,9 +97,29 @@ def _im2col_one(x, n, cols, col0, kh, kw, sh, sw, ph, pw, oh, ow):
                         cf[d + ox] = 0
 
 
-@njit(**JIT)
 def _col2im_one(gcols, n, gx, col0, kh, kw, sh, sw, ph, pw, oh, ow):
-    """gx[n] = sum over (c, ky, kx, oy, ox) of gcols[row, col0 + oy*ow + ox] at its input position."""
+    """gx[n] = sum over (c, ky, kx, oy, ox) of gcols[row, col0 + oy*ow + ox] at its input position:
+    gathered in registers for float32 at stride 1 (col2im_gather.py; LeNet's conv2 13.6 -> 6.4 us a
+    sample, the same bits), else the scatter below.  Both conv paths call this."""
+
+
+@overload(_col2im_one, inline="always")
+def _col2im_one_impl(gcols, n, gx, col0, kh, kw, sh, sw, ph, pw, oh, ow):
+    if gcols.dtype != types.float32:
+        return lambda gcols, n, gx, col0, kh, kw, sh, sw, ph, pw, oh, ow: _col2im_scatter(
+            gcols, n, gx, col0, kh, kw, sh, sw, ph, pw, oh, ow)
+
+    def gathered(gcols, n, gx, col0, kh, kw, sh, sw, ph, pw, oh, ow):
+        if sh == 1 and sw == 1:
+            col2im_gather(gcols, n, gx, col0, kh, kw, ph, pw, oh, ow)
+        else:
+            _col2im_scatter(gcols, n, gx, col0, kh, kw, sh, sw, ph, pw, oh, ow)
+    return gathered
+
+
+@njit(**JIT)
+def _col2im_scatter(gcols, n, gx, col0, kh, kw, sh, sw, ph, pw, oh, ow):
+    """_col2im_one by scattering: zero gx[n], then add every run of each column row into it."""
     c_in, h, w = gx.shape[1], gx.shape[2], gx.shape[3]
     gf = gx.reshape(-1)
     cf = gcols.reshape(-1)

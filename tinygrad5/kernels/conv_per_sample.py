@@ -22,7 +22,6 @@ from numba import prange, types
 from numba.extending import overload
 
 from . import blas_split as _blas
-from .col2im_gather import col2im_gather
 from .conv import W16, _col2im_one, _im2col_one
 from .pool2x2 import _bwd_rows as _unpool_rows, _fwd_rows as _pool_rows
 from .reduce import row_sum64
@@ -106,25 +105,6 @@ def _w_times_impl(marker, tw, m, n, k, w2, b, b0, ldb, c, c0, ldc):
     return tiled
 
 
-def _col2im(gcols, n, gx, kh, kw, sh, sw, ph, pw, oh, ow):
-    """gx[n] = col2im(gcols): gathered in registers for float32 at stride 1 (LeNet's conv2: 13.6 ->
-    6.4 us a sample, same bits), else conv.py's scatter."""
-
-
-@overload(_col2im, inline="always")
-def _col2im_impl(gcols, n, gx, kh, kw, sh, sw, ph, pw, oh, ow):
-    if gcols.dtype != types.float32:
-        return lambda gcols, n, gx, kh, kw, sh, sw, ph, pw, oh, ow: _col2im_one(
-            gcols, n, gx, 0, kh, kw, sh, sw, ph, pw, oh, ow)
-
-    def gathered(gcols, n, gx, kh, kw, sh, sw, ph, pw, oh, ow):
-        if sh == 1 and sw == 1:
-            col2im_gather(gcols, n, gx, 0, kh, kw, ph, pw, oh, ow)
-        else:
-            _col2im_one(gcols, n, gx, 0, kh, kw, sh, sw, ph, pw, oh, ow)
-    return gathered
-
-
 @njit(**JIT)
 def _columns(x, n, cols, kh, kw, sh, sw, ph, pw, oh, ow):
     """Sample n's im2col into a thread's buffer: 16-wide copies into rows with slack for stride 1
@@ -200,7 +180,7 @@ def _backward(marker, x, w2, g, gpool, pidx, bsum, gwt_parts, gx, need_x, kh, kw
                   0.0 if n == lo else 1.0, gwt_parts, t * o * ckk, o)
             if need_x:
                 _w_times(marker, _T, ckk, p, o, w2, src, s0, p, gcols.reshape(-1), 0, p)
-                _col2im(gcols, n, gx, kh, kw, sh, sw, ph, pw, oh, ow)
+                _col2im_one(gcols, n, gx, 0, kh, kw, sh, sw, ph, pw, oh, ow)
 
 
 def usable(x: np.ndarray, w: np.ndarray) -> bool:
