@@ -124,6 +124,13 @@ def sgd_step(w: np.ndarray, d: np.ndarray, buf: np.ndarray | None, lr: float, mu
     w -= d * lr
 
 
+def sgd_steps(ws: list[np.ndarray], ds: list[np.ndarray], bufs: list[np.ndarray] | None,
+              lr: float, mu: float, damp: float, cache: dict) -> None:
+    """sgd_step for each parameter in turn (bufs None: no momentum); `cache` is unused here."""
+    for i, (w, d) in enumerate(zip(ws, ds)):
+        sgd_step(w, d, None if bufs is None else bufs[i], lr, mu, damp)
+
+
 def relu_forward(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(max(a, 0), the mask a > 0); np.where over a random-sign mask is branchy and 8x slower."""
     return np.maximum(a, 0), a > 0

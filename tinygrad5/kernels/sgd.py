@@ -8,12 +8,15 @@ reference backend's `mu*buf + d` and `w - lr*d`, rounded step by step in the par
 """
 from __future__ import annotations
 
+import functools
+import operator
+
 import numpy as np
 
 from numba import prange
 
 from .. import threads
-from ._jit import JIT, native_float, njit
+from ._jit import JIT, njit
 
 PARALLEL_MIN_ELEMS = 1 << 17  # fc1's 640k weights split over the cores; the rest stay serial
 CHUNK = 1 << 15
@@ -67,9 +70,38 @@ def _momentum_par(w, d, buf, lr, mu, damp):
         _momentum_span(w, d, buf, lr, mu, damp, t * CHUNK, min(n, (t + 1) * CHUNK))
 
 
-def _may_overlap(a: np.ndarray, b: np.ndarray) -> bool:
-    """Whether two arrays might share memory; arrays that own their data (the usual case) cannot."""
-    return (a.base is not None or b.base is not None) and np.may_share_memory(a, b)
+@njit(**JIT)
+def _plain_many(ws, ds, lr):
+    """w -= lr*d for each pair of a tuple of 1-D views (one call for many small parameters)."""
+    for j in range(len(ws)):
+        _plain_span(ws[j], ds[j], lr, 0, ws[j].shape[0])
+
+
+@njit(**JIT)
+def _momentum_many(ws, ds, bs, lr, mu, damp):
+    """The momentum update for each triple of tuples of 1-D views, in order."""
+    for j in range(len(ws)):
+        _momentum_span(ws[j], ds[j], bs[j], lr, mu, damp, 0, ws[j].shape[0])
+
+
+_NATIVE_FLOATS = frozenset(np.dtype(c) for c in "fd")  # native byte order: see native_float
+
+
+def _pairable(w: np.ndarray, d: np.ndarray, buf: np.ndarray | None) -> bool:
+    """Whether one pass can update w from d (and buf): see sgd_step.  Plain attribute reads in one
+    expression each (this runs for every parameter every step: ~0.7 us)."""
+    st, shape, dt, fw = w.strides, w.shape, w.dtype, w.flags
+    if not (d.strides == st and d.shape == shape and d.dtype == dt and dt in _NATIVE_FLOATS and fw.writeable
+            and d.flags.writeable and (fw.c_contiguous or fw.f_contiguous)):
+        return False
+    if (w.base is not None or d.base is not None) and d is not w and np.may_share_memory(w, d):
+        return False
+    if buf is None:
+        return True
+    if not (buf.strides == st and buf.shape == shape and buf.dtype == dt and buf.flags.writeable):
+        return False
+    return buf.base is None and w.base is None and d.base is None or not (
+        np.may_share_memory(buf, w) or np.may_share_memory(buf, d))
 
 
 def sgd_step(w: np.ndarray, d: np.ndarray, buf: np.ndarray | None, lr: float, mu: float, damp: float) -> bool:
@@ -81,24 +113,101 @@ def sgd_step(w: np.ndarray, d: np.ndarray, buf: np.ndarray | None, lr: float, mu
     make that case well defined; a one-pass kernel would read what it already wrote).  The checks
     are plain attribute reads: this runs once per parameter per step.
     """
-    st, shape, dt = w.strides, w.shape, w.dtype
-    flags = w.flags
-    if (d.strides != st or d.shape != shape or d.dtype != dt or not native_float(dt) or not flags.writeable
-            or not d.flags.writeable or not (flags.c_contiguous or flags.f_contiguous)
-            or (d is not w and _may_overlap(w, d))):
+    if not _pairable(w, d, buf):
         return False
     lr, mu, damp = float(lr), float(mu), float(damp)  # one compiled signature, whatever the caller passes
     par = w.size >= PARALLEL_MIN_ELEMS and threads.get_num_threads() > 1
+    wf, df = w.ravel(order="K"), d.ravel(order="K")
     if buf is None:
-        wf, df = w.ravel(order="K"), d.ravel(order="K")
         _plain_par(wf, df, lr) if par else _plain_span(wf, df, lr, 0, wf.shape[0])
         return True
-    if (buf.strides != st or buf.shape != shape or buf.dtype != dt or not buf.flags.writeable
-            or _may_overlap(buf, w) or _may_overlap(buf, d)):
-        return False
-    wf, df, bf = w.ravel(order="K"), d.ravel(order="K"), buf.ravel(order="K")
+    bf = buf.ravel(order="K")
     if par:
         _momentum_par(wf, df, bf, lr, mu, damp)
     else:
         _momentum_span(wf, df, bf, lr, mu, damp, 0, wf.shape[0])
     return True
+
+
+# Parameters per fused call.  A tuple's length is part of numba's signature, so shorter groups are
+# padded with an empty array: one compiled signature per dtype, whatever the model.
+GROUP = 8
+
+
+@functools.lru_cache(maxsize=None)
+def _pad(dt: np.dtype) -> tuple[np.ndarray, ...]:
+    """GROUP empty arrays of dtype dt, to fill a short group's tuples."""
+    return (np.empty(0, dt),) * GROUP
+
+
+class SGDPlan:
+    """Flat views of a parameter list (and its momentum buffers), checked once, for fused updates.
+
+    A kernel call costs ~1.5 us of checks and dispatch, about what a 32x32 update takes, so models
+    with many small parameters spend most of their update there.  The plan checks the parameters
+    and buffers when it is built (sgd_step's rules; `same` tells whether a list is still the one it
+    was built for), groups them and builds the kernels' argument tuples; each step then checks only
+    the gradients.  Parameters below PARALLEL_MIN_ELEMS are updated GROUP to a kernel call, larger
+    ones by the multi-threaded kernel.
+    """
+
+    def __init__(self, ws: list[np.ndarray], bufs: list[np.ndarray] | None) -> None:
+        self.ws, self.bufs = list(ws), None if bufs is None else list(bufs)
+        bs = self.bufs or [None] * len(ws)
+        self.fit = all(_pairable(w, w, b) for w, b in zip(ws, bs))
+        # what each gradient must match: (strides, shape, dtype) of its parameter
+        self.expect = [(w.strides, w.shape, w.dtype) for w in ws]
+        self.shared = [w.base is not None or (b is not None and b.base is not None) for w, b in zip(ws, bs)]
+        self.large = [i for i, w in enumerate(ws) if w.size >= PARALLEL_MIN_ELEMS]
+        flat = [(w.ravel(order="K"), None if b is None else b.ravel(order="K")) for w, b in zip(ws, bs)]
+        self.flat = flat if self.fit else []
+        # groups of small parameters of one dtype: (indices, w tuple, buf tuple or None), padded
+        self.groups: list[tuple[list[int], tuple, tuple | None]] = []
+        by_dtype: dict[np.dtype, list[int]] = {}
+        for i, w in enumerate(ws):
+            if w.size < PARALLEL_MIN_ELEMS:
+                by_dtype.setdefault(w.dtype, []).append(i)
+        for dt, idx in by_dtype.items():
+            for s in range(0, len(idx), GROUP):
+                part = idx[s:s + GROUP]
+                pad = _pad(dt)[len(part):]
+                tw = tuple(flat[i][0] for i in part) + pad
+                tb = None if bufs is None else tuple(flat[i][1] for i in part) + pad
+                self.groups.append((part, tw, tb))
+
+    def same(self, ws: list[np.ndarray], bufs: list[np.ndarray] | None) -> bool:
+        """Whether ws and bufs are the very arrays (by identity) this plan was built for."""
+        if len(ws) != len(self.ws) or (bufs is None) != (self.bufs is None):
+            return False
+        return all(map(operator.is_, ws, self.ws)) and (bufs is None or all(map(operator.is_, bufs, self.bufs)))
+
+    def step(self, ds: list[np.ndarray], lr: float, mu: float, damp: float) -> bool:
+        """Update every parameter (no buffers: plain SGD), or return False touching nothing when a
+        parameter or gradient breaks sgd_step's rules (the caller then goes one by one)."""
+        if not self.fit:
+            return False
+        dfs = []
+        for d, (st, shape, dt), shared, (wf, bf) in zip(ds, self.expect, self.shared, self.flat):
+            if not (d.strides == st and d.shape == shape and d.dtype == dt and d.flags.writeable) or (
+                    (shared or d.base is not None)
+                    and (np.may_share_memory(d, wf) or bf is not None and np.may_share_memory(d, bf))):
+                return False
+            dfs.append(d.ravel(order="K"))
+        lr, mu, damp = float(lr), float(mu), float(damp)
+        plain = self.bufs is None
+        par = threads.get_num_threads() > 1
+        for i in self.large:
+            wf, bf = self.flat[i]
+            if par:
+                _plain_par(wf, dfs[i], lr) if plain else _momentum_par(wf, dfs[i], bf, lr, mu, damp)
+            elif plain:
+                _plain_span(wf, dfs[i], lr, 0, wf.shape[0])
+            else:
+                _momentum_span(wf, dfs[i], bf, lr, mu, damp, 0, wf.shape[0])
+        for part, tw, tb in self.groups:
+            td = tuple([dfs[i] for i in part]) + _pad(tw[0].dtype)[len(part):]
+            if tb is None:
+                _plain_many(tw, td, lr)
+            else:
+                _momentum_many(tw, td, tb, lr, mu, damp)
+        return True

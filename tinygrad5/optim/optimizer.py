@@ -22,6 +22,7 @@ class Optimizer:
         self.param_groups: list[dict[str, Any]] = []
         self.state: dict[Tensor, dict[str, Any]] = {}  # Tensor hashes by identity
         self._scratch: dict[int, list[np.ndarray]] = {}
+        self._backend_caches: dict[int, dict] = {}  # per group: what the backend prepared for it
         groups = list(params)
         if not groups:
             raise ValueError(f"{type(self).__name__} got an empty parameter list")
@@ -76,6 +77,11 @@ class Optimizer:
             # a parameter whose array was replaced (load_state_dict, Module.to) gets fresh buffers
             bufs = self._scratch[id(p)] = [np.empty_like(p.data) for _ in range(n)]
         return bufs
+
+    def _cache(self, group: dict[str, Any]) -> dict:
+        """A dict kept across steps for one group, where the backend may keep prepared views of it
+        (the numba backend's SGD plan); outside the saved state, and checked by the backend on use."""
+        return self._backend_caches.setdefault(id(group), {})
 
     # ---- checkpoints -----------------------------------------------------------------------------
     def _all_params(self) -> list[Tensor]:

@@ -32,11 +32,17 @@ class SGD(Optimizer):
     def _update(self, group: dict[str, Any]) -> None:
         lr, mu, damp = group["lr"], group["momentum"], group["dampening"]
         wd, nesterov = group["weight_decay"], group["nesterov"]
-        step = _backend.current().sgd_step  # one fused pass per parameter on the numba backend
+        be = _backend.current()
+        # The usual updates are gathered into one backend call (the numba backend runs many small
+        # parameters per kernel call); first momentum steps and Nesterov's go one by one.
+        ws: list[np.ndarray] = []
+        ds: list[np.ndarray] = []
+        bufs: list[np.ndarray] = []
         for p in group["params"]:
-            if p.grad is None:
+            grad = p.grad
+            if grad is None:
                 continue
-            g, w = p.grad.data, p.data
+            g, w = grad.data, p.data
             d = g
             if wd:
                 s = self._buffers(p, 1)[0]
@@ -44,17 +50,20 @@ class SGD(Optimizer):
                 s += g
                 d = s  # d lives in scratch, so the grad array is never written
             if not mu:
-                step(w, d, None, lr, 0.0, 0.0)
+                ws.append(w)
+                ds.append(d)
                 continue
             st = self.state.setdefault(p, {})
             buf = st.get("momentum_buffer")
             if buf is None:  # torch: the first buffer is d itself, undamped
                 buf = st["momentum_buffer"] = np.array(d, dtype=w.dtype)
                 if not nesterov:
-                    step(w, buf, None, lr, 0.0, 0.0)
+                    be.sgd_step(w, buf, None, lr, 0.0, 0.0)
                     continue
             elif not nesterov:
-                step(w, d, buf, lr, mu, damp)
+                ws.append(w)
+                ds.append(d)
+                bufs.append(buf)
                 continue
             else:  # nesterov (its constructor check wants dampening 0; a loaded group may differ)
                 buf *= mu
@@ -62,4 +71,6 @@ class SGD(Optimizer):
             t = self._buffers(p, 2)[1]
             np.multiply(buf, mu, out=t)
             t += d
-            step(w, t, None, lr, 0.0, 0.0)
+            be.sgd_step(w, t, None, lr, 0.0, 0.0)
+        if ws:
+            be.sgd_steps(ws, ds, bufs if mu else None, lr, mu, damp, self._cache(group))
