@@ -8,6 +8,7 @@ from .. import threads
 from . import blas_split as _split
 from . import conv as _k
 from . import conv_per_sample as _per_sample
+from . import winograd as _winograd
 from .gemm_nt import matmul_nt
 from ._jit import MR, c_array
 from .linalg import gemm3
@@ -53,6 +54,12 @@ def _per_sample_parts(x: np.ndarray, w: np.ndarray) -> int:
     if x.shape[0] < nthr or not _per_sample.usable(x, w):
         return 0
     return nthr if _par_ok(x.size * w.shape[2] * w.shape[3]) else 1
+
+
+def use_winograd(x: np.ndarray, w: np.ndarray, stride, padding, parts: int) -> bool:
+    """Whether a per-sample forward runs winograd.py: shapes it takes and a full vector of samples
+    (16) for every thread; fewer leave lanes idle (a batch of 5: 0.55 ms against 0.24 direct)."""
+    return x.shape[0] >= _winograd.LANES * parts and _winograd.usable(x, w, stride, padding)
 
 
 def _pair(v, name: str) -> tuple[int, int]:
@@ -120,7 +127,9 @@ def conv2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, stride, p
     o, _, kh, kw = w.shape
     parts = _per_sample_parts(x, w) if n else 0
     if parts:
-        out = _per_sample.conv2d_forward(x, w, b, stride, padding, oh, ow, parts)
+        out = np.empty((n, o, oh, ow), x.dtype)
+        if not (use_winograd(x, w, stride, padding, parts) and _winograd.forward(x, w, b, out, parts)):
+            out = _per_sample.conv2d_forward(x, w, b, stride, padding, oh, ow, parts)
         return out, ConvCache(x.shape, w, x, stride, padding, b is not None, (oh, ow))
     if c == 1 and stride[1] == 1 and ow >= IGEMM_MIN_OW:
         # One input channel: im2col + packing cost more than the tiny K=KH*KW product, so the

@@ -7,6 +7,9 @@ sample's gradient into the thread's buffer right before the products that read i
 
 Values and gradients equal conv2d, then max_pool2d(relu=True), then their backwards, bit for bit:
 the same products, pooling rules and bias-gradient sums (reduce.row_sum64, added in sample order).
+The exception: a float32 5x5 convolution with 16 or more samples a thread runs its forward by
+Winograd's algorithm (winograd.py: LeNet's conv2 at batch 128, 4.1 -> 1.9 ms), whose values differ
+from the direct products' by float32 rounding (~1e-6 relative); the pooling rules are the same.
 `forward` returns None where the per-sample path does not run (a batch smaller than the thread
 count, a BLAS that does not fit) or the output has an odd side; the caller then runs the two ops.
 """
@@ -17,6 +20,7 @@ import numpy as np
 from . import blas_split as _blas
 from . import conv_per_sample as _per_sample
 from . import conv2d as _conv2d
+from . import winograd as _winograd
 from .conv2d import ConvCache, _geometry
 from .pool import PoolCache
 from ._jit import c_array
@@ -39,9 +43,11 @@ def forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, stride, padding
     pooled = np.empty((n, o, oh // 2, ow // 2), x.dtype)
     pidx = np.empty(pooled.shape, np.int32)
     bias = b if b is not None else np.zeros(1, x.dtype)
-    _per_sample._forward(_blas._provider["marker"], x, w.reshape(-1), bias, b is not None, np.empty(0, x.dtype),
-                         pooled.reshape(-1), pidx.reshape(-1), True, w.shape[2], w.shape[3], *stride, *padding,
-                         oh, ow, parts)
+    wino = _conv2d.use_winograd(x, w, stride, padding, parts)
+    if not (wino and _winograd.forward_relu_pool(x, w, b, pooled, pidx, parts)):
+        _per_sample._forward(_blas._provider["marker"], x, w.reshape(-1), bias, b is not None, np.empty(0, x.dtype),
+                             pooled.reshape(-1), pidx.reshape(-1), True, w.shape[2], w.shape[3], *stride,
+                             *padding, oh, ow, parts)
     conv = ConvCache(x.shape, w, x, stride, padding, b is not None, (oh, ow))
     return pooled, (conv, PoolCache(pidx, (n, o, oh, ow), (2, 2, 2, 2)), parts)
 

@@ -1,0 +1,274 @@
+"""conv2d 5x5 + bias, ReLU and 2x2 max pool forward by Winograd's F(2x2, 5x5), 16 samples a vector.
+
+Why.  LeNet's conv2 spends its forward in one product, W (50 x 500) @ columns (500 x 100) a sample,
+2.5 M multiply-adds at the tiles' peak.  Winograd's minimal filtering computes each 2x2 block of
+outputs from a 6x6 block of input with 36 multiplies per (input, output) channel pair where the
+direct form takes 100: per sample 36 products (O x C) @ (C x tiles), 0.9 M multiply-adds.
+
+The transforms (Lavin & Gray, "Fast Algorithms for Convolutional Neural Networks", 2015) are
+derived below from their interpolation points by exact rational arithmetic: for a 1-D filter g (5)
+and input d (6), the two outputs of the correlation are AT @ ((G @ g) * (BT @ d)); in 2-D,
+Y = AT [(G g G^T) * (BT d BT^T)] AT^T.  The points 0, 1, -1, 1/2, -2 (and infinity) gave the
+smallest float32 error of the sets tried: a maximum relative error of 6e-7 at conv2, against 2.5e-7
+for the direct products (0, +-1, +-2: 1.2e-6).
+
+How.  Each thread takes a run of samples, 16 at a time, one per vector lane: the group's input is
+first copied lane-last (x[c, h, w, lane]), so every transform is plain 16-wide vector arithmetic
+and every product has 16 * (OW/2) columns.  Per row of output blocks: input transform -> 36 tile
+GEMMs (tile_gemm.gemm_block) -> output transform, bias, and the pool's rules (pool2x2: taps in
+row-major order, the first NaN or a strictly greater value wins, ReLU's cut and index coding) on
+each 2x2 block, which is exactly one pooling window.  Lanes past the run repeat its last sample
+and are not stored.
+
+Non-finite values.  A Winograd block mixes its 6x6 inputs, so an inf can come out as NaN (inf -
+inf) where the direct sum gives inf.  The kernel reports whether any conv output was not finite,
+and the caller then runs the direct path: results with infs and NaNs are the direct ones.
+"""
+from __future__ import annotations
+
+from fractions import Fraction
+
+import numpy as np
+from llvmlite import ir
+from numba import prange, types
+from numba.extending import intrinsic
+
+from .tile_gemm import gemm_block
+from ._ir import I64, IRArgs, LANES, VF
+from ._jit import JIT, njit
+
+POINTS = (0, 1, -1, Fraction(1, 2), -2)  # plus the point at infinity
+M_OUT, R_FILTER = 2, 5
+ALPHA = M_OUT + R_FILTER - 1  # 6: the input block's side
+
+
+def _vandermonde(points: tuple, n: int) -> list[list[Fraction]]:
+    """Rows (1, p, ..., p^(n-1)) for each point, then (0, ..., 0, 1) for the point at infinity."""
+    rows = [[Fraction(p) ** k for k in range(n)] for p in points]
+    return rows + [[Fraction(0)] * (n - 1) + [Fraction(1)]]
+
+
+def _inverse(a: list[list[Fraction]]) -> list[list[Fraction]]:
+    """The inverse of a square matrix of Fractions (Gauss-Jordan, exact)."""
+    n = len(a)
+    m = [row[:] + [Fraction(int(i == j)) for j in range(n)] for i, row in enumerate(a)]
+    for col in range(n):
+        piv = next(r for r in range(col, n) if m[r][col] != 0)
+        m[col], m[piv] = m[piv], m[col]
+        m[col] = [v / m[col][col] for v in m[col]]
+        for r in range(n):
+            if r != col and m[r][col] != 0:
+                f = m[r][col]
+                m[r] = [v - f * u for v, u in zip(m[r], m[col])]
+    return [row[n:] for row in m]
+
+
+def transforms(points: tuple = POINTS, m: int = M_OUT, r: int = R_FILTER
+               ) -> tuple[list[list[Fraction]], list[list[Fraction]], list[list[Fraction]]]:
+    """(AT (m x a), G (a x r), BT (a x a)) of F(m, r) for these points, a = m + r - 1, exact.
+
+    Toom-Cook: a linear convolution is evaluation at the points (G for the filter, E_m for the
+    input), a pointwise product, and interpolation (the inverse of E_a); the correlation a layer
+    computes is its transpose, so AT = E_m^T, G = E_r and BT = (E_a^-1)^T.
+    """
+    e_m, g, e_a = _vandermonde(points, m), _vandermonde(points, r), _vandermonde(points, m + r - 1)
+    at = [list(col) for col in zip(*e_m)]
+    bt = [list(col) for col in zip(*_inverse(e_a))]
+    return at, g, bt
+
+
+_AT, _G, _BT = (np.array(t, dtype=np.float64) for t in transforms())
+_GG32 = np.kron(_G, _G).astype(np.float32)
+
+
+@intrinsic
+def lincomb16(typingctx, which, src, s0, sstride, dst, d0, dstride):
+    """dst[d0 + r*dstride + s] = sum_j T[r, j] * src[s0 + j*sstride + s] for s < 16, with T the
+    transform BT (which == 0, 6 x 6) or AT (which == 1, 2 x 6) baked in as constants: 6 vector
+    loads, a multiply-add for each non-zero coefficient (an add or subtract for +-1), one store per
+    row.  src and dst: flat float32 arrays, not overlapping."""
+    if not isinstance(which, types.IntegerLiteral) or not all(
+            isinstance(t, types.Array) and t.dtype == types.float32 for t in (src, dst)):
+        return None
+    mat = (_BT if which.literal_value == 0 else _AT).astype(np.float32)
+    sig = types.void(which, src, s0, sstride, dst, d0, dstride)
+
+    def codegen(context, builder, signature, args):  # pragma: no cover  (runs while numba compiles)
+        e = IRArgs(context, builder, signature, args)
+        sp, dp = e.data(1), e.data(4)
+        s0v, ssv, d0v, dsv = e.int64(2), e.int64(3), e.int64(5), e.int64(6)
+        fma = e.declare("llvm.fma.v16f32", VF, [VF, VF, VF])
+
+        def ptr(base, off):
+            return builder.bitcast(builder.gep(base, [off]), VF.as_pointer())
+
+        xs = [builder.load(ptr(sp, builder.add(s0v, builder.mul(ssv, ir.Constant(I64, j)))), align=4)
+              for j in range(mat.shape[1])]
+        for r in range(mat.shape[0]):
+            acc = None
+            for j, f in enumerate(mat[r]):
+                if f == 0:
+                    continue
+                if acc is None:
+                    acc = xs[j] if f == 1 else builder.fmul(ir.Constant(VF, [float(f)] * LANES), xs[j])
+                elif f == 1:
+                    acc = builder.fadd(acc, xs[j])
+                elif f == -1:
+                    acc = builder.fsub(acc, xs[j])
+                else:
+                    acc = builder.call(fma, [ir.Constant(VF, [float(f)] * LANES), xs[j], acc])
+            builder.store(acc, ptr(dp, builder.add(d0v, builder.mul(dsv, ir.Constant(I64, r)))), align=4)
+        return context.get_dummy_value()
+    return sig, codegen
+
+
+def filter_transform(w: np.ndarray) -> np.ndarray:
+    """U (36, O, C) = G w G^T for every (output, input) channel pair: one product by kron(G, G),
+    whose row a*6 + b holds G[a, k] * G[b, l] at column k*5 + l.  In float32 (28 us at conv2; its
+    rounding, 7e-8 of U's largest value, is a tenth of the convolution's)."""
+    o, c = w.shape[0], w.shape[1]
+    return (_GG32 @ w.reshape(o * c, R_FILTER * R_FILTER).T).reshape(ALPHA * ALPHA, o, c)
+
+
+@njit(**JIT)
+def _lanes_in(x, n0, n1, xl):
+    """xl[((c*H + h)*W + w)*16 + s] = x[min(n0 + s, n1 - 1), c, h, w]: a group's samples, one a lane."""
+    per = x.shape[1] * x.shape[2] * x.shape[3]
+    xf = x.reshape(-1)
+    for s in range(LANES):
+        src = xf[min(n0 + s, n1 - 1) * per:]
+        for e in range(per):
+            xl[e * LANES + s] = src[e]
+
+
+@njit(**JIT)
+def _input_transform(xl, c_in, h, w, ty, rows, v, nl):
+    """v[(a*6 + b)*C*nl + c*nl + tx*16 + s] = (BT d BT^T)[a, b] for each channel c and 6x6 input
+    block d at output block (ty, tx); xl holds x[c, h, w, lane] flat, rows is a 36*16 scratch."""
+    plane = c_in * nl
+    for c in range(c_in):
+        for tx in range(nl // LANES):
+            for i in range(ALPHA):  # along each input row: rows[i, b] = sum_j BT[b, j] d[i, j]
+                lincomb16(0, xl, ((c * h + 2 * ty + i) * w + 2 * tx) * LANES, LANES, rows, i * ALPHA * LANES, LANES)
+            for b in range(ALPHA):  # then down each column: v[a, b] = sum_i BT[a, i] rows[i, b]
+                lincomb16(0, rows, b * LANES, ALPHA * LANES, v, b * plane + c * nl + tx * LANES, ALPHA * plane)
+
+
+@njit(**JIT)
+def _block(mb, plane, o, nl, tx, t2, y):
+    """y[(i*2 + j)*16 + s] = (AT m AT^T)[i, j]: output channel o's 2x2 block at column tx."""
+    for a in range(ALPHA):  # across: t2[a, j] = sum_b AT[j, b] m[a, b]
+        lincomb16(1, mb, a * ALPHA * plane + o * nl + tx * LANES, plane, t2, a * 2 * LANES, LANES)
+    for j in range(M_OUT):  # down: y[i, j] = sum_a AT[i, a] t2[a, j]
+        lincomb16(1, t2, j * LANES, 2 * LANES, y, j * LANES, 2 * LANES)
+
+
+@njit(**JIT)
+def _output_pool(mb, o_n, nl, ty, bias, has_bias, n0, n1, pooled, pidx, ow, t2, y, pv, pi, bad):
+    """Each 2x2 block (+ bias), ReLU and max-pooled into pooled[n, o, ty, tx] and pidx (pool2x2's
+    rules).  bad[s] becomes NaN when lane s saw a conv output that is not finite."""
+    for o in range(o_n):
+        bo = bias[o] if has_bias else np.float32(0)
+        for tx in range(nl // LANES):
+            _block(mb, o_n * nl, o, nl, tx, t2, y)
+            base = 2 * ty * ow + 2 * tx  # plane index of the window's first tap
+            for s in range(LANES):  # branch-free, so LLVM runs the 16 lanes as vectors
+                v0, v1, v2, v3 = y[s] + bo, y[LANES + s] + bo, y[2 * LANES + s] + bo, y[3 * LANES + s] + bo
+                bad[s] += (v0 + v1 + v2 + v3) * 0  # NaN once any output was inf or NaN
+                b, bi = v0, base
+                take = (v1 > b) | ((v1 != v1) & (b == b))
+                b, bi = (v1 if take else b), (base + 1 if take else bi)
+                take = (v2 > b) | ((v2 != v2) & (b == b))
+                b, bi = (v2 if take else b), (base + ow if take else bi)
+                take = (v3 > b) | ((v3 != v3) & (b == b))
+                b, bi = (v3 if take else b), (base + ow + 1 if take else bi)
+                keep = b > 0  # ReLU's mask; NaN fails it and stays NaN
+                pv[s] = b if (keep | (b != b)) else np.float32(0)
+                pi[s] = bi if keep else -bi - 1
+            for s in range(min(LANES, n1 - n0)):
+                pooled[n0 + s, o, ty, tx] = pv[s]
+                pidx[n0 + s, o, ty, tx] = pi[s]
+
+
+@njit(**JIT)
+def _output_store(mb, o_n, nl, ty, bias, has_bias, n0, n1, out, t2, y, bad):
+    """Each 2x2 block (+ bias) into out[n, o, 2ty:2ty+2, 2tx:2tx+2]; bad as in _output_pool."""
+    for o in range(o_n):
+        bo = bias[o] if has_bias else np.float32(0)
+        for tx in range(nl // LANES):
+            _block(mb, o_n * nl, o, nl, tx, t2, y)
+            for s in range(LANES):
+                total = np.float32(0)
+                for k in range(M_OUT * M_OUT):
+                    val = y[k * LANES + s] + bo
+                    y[k * LANES + s] = val
+                    total += val
+                bad[s] += total * 0
+            for s in range(min(LANES, n1 - n0)):
+                for i in range(M_OUT):
+                    for j in range(M_OUT):
+                        out[n0 + s, o, 2 * ty + i, 2 * tx + j] = y[(i * M_OUT + j) * LANES + s]
+
+
+@njit(parallel=True, **JIT)
+def _forward(x, u, bias, has_bias, pool, out, pooled, pidx, parts):
+    """out, or with `pool` pooled and pidx, for samples split in `parts` runs; returns the number
+    of runs that saw a non-finite conv output (the caller then recomputes by the direct path)."""
+    nb, c_in, h, w = x.shape
+    o_n = u.shape[1]
+    th, tw = (h - ALPHA + 2) // 2, (w - ALPHA + 2) // 2
+    nl = tw * LANES
+    flags = np.zeros(parts, np.int64)
+    uf = u.reshape(-1)
+    for t in prange(parts):
+        xl = np.empty(c_in * h * w * LANES, np.float32)
+        v = np.empty(ALPHA * ALPHA * c_in * nl, np.float32)
+        mb = np.empty(ALPHA * ALPHA * o_n * nl, np.float32)
+        rows = np.empty(ALPHA * ALPHA * LANES, np.float32)
+        t2 = np.empty(ALPHA * M_OUT * LANES, np.float32)
+        y = np.empty(M_OUT * M_OUT * LANES, np.float32)
+        pv, pi = np.empty(LANES, np.float32), np.empty(LANES, np.int32)
+        bad = np.zeros(LANES, np.float32)
+        lo, hi = nb * t // parts, nb * (t + 1) // parts
+        for n0 in range(lo, hi, LANES):
+            _lanes_in(x, n0, hi, xl)
+            for ty in range(th):
+                _input_transform(xl, c_in, h, w, ty, rows, v, nl)
+                for k in range(ALPHA * ALPHA):
+                    gemm_block(uf, k * o_n * c_in, c_in, 1, v, k * c_in * nl, nl, mb, k * o_n * nl, nl,
+                               o_n, nl, c_in)
+                if pool:
+                    _output_pool(mb, o_n, nl, ty, bias, has_bias, n0, hi, pooled, pidx, 2 * tw, t2, y, pv, pi, bad)
+                else:
+                    _output_store(mb, o_n, nl, ty, bias, has_bias, n0, hi, out, t2, y, bad)
+        for s in range(LANES):
+            if bad[s] != bad[s]:
+                flags[t] = 1
+    return flags.sum()
+
+
+def usable(x: np.ndarray, w: np.ndarray, stride: tuple[int, int], padding: tuple[int, int]) -> bool:
+    """Whether forward takes these: float32, 5x5 kernels, stride 1, no padding, even output sides,
+    at least 8 input and output channels (fewer make the 36 products too thin to pay)."""
+    return (x.dtype == np.float32 and w.dtype == np.float32 and w.shape[2:] == (R_FILTER, R_FILTER)
+            and tuple(stride) == (1, 1) and tuple(padding) == (0, 0) and w.shape[0] >= 8 and w.shape[1] >= 8
+            and x.shape[2] >= R_FILTER and x.shape[3] >= R_FILTER
+            and (x.shape[2] - R_FILTER + 1) % 2 == 0 and (x.shape[3] - R_FILTER + 1) % 2 == 0)
+
+
+def forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, out: np.ndarray, parts: int) -> bool:
+    """conv2d(x, w, b) into out (N, O, OH, OW) for C-contiguous float32 x (N, C, H, W), w (O, C, 5, 5)
+    and b (O,) that `usable` accepts.  False when an output was not finite: out is then to be
+    recomputed (see the module docstring)."""
+    bias = b if b is not None else np.zeros(1, np.float32)
+    none, idx = np.empty((0, 0, 0, 0), np.float32), np.empty((0, 0, 0, 0), np.int32)
+    return _forward(x, filter_transform(w), bias, b is not None, False, out, none, idx, parts) == 0
+
+
+def forward_relu_pool(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, pooled: np.ndarray, pidx: np.ndarray,
+                      parts: int) -> bool:
+    """max_pool2d(relu(conv2d(x, w, b)), 2, 2) into pooled and pidx (int32), as pool2x2 codes them;
+    otherwise as forward."""
+    bias = b if b is not None else np.zeros(1, np.float32)
+    none = np.empty((0, 0, 0, 0), np.float32)
+    return _forward(x, filter_transform(w), bias, b is not None, True, none, pooled, pidx, parts) == 0
