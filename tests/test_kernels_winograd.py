@@ -42,7 +42,7 @@ def _direct(x, w, b):
 
 @settings(deadline=None, max_examples=15)
 @given(n=st.integers(1, 40), c=st.integers(8, 24), o=st.integers(8, 40), oh=st.sampled_from([2, 4, 10]),
-       ow=st.sampled_from([2, 6, 10]), parts=st.integers(1, 3), bias=st.booleans(), seed=st.integers(0, 2**31))
+       ow=st.sampled_from([2, 6, 10, 14]), parts=st.integers(1, 3), bias=st.booleans(), seed=st.integers(0, 2**31))
 def test_the_forward_matches_the_direct_convolution(n, c, o, oh, ow, parts, bias, seed):
     rng = np.random.default_rng(seed)
     x = rng.random((n, c, oh + 4, ow + 4), dtype=np.float32)
@@ -118,14 +118,14 @@ def test_conv2d_forward_runs_winograd_and_matches_the_direct_products(monkeypatc
     from tinygrad5.kernels import conv_per_sample
     monkeypatch.setattr(conv_module, "_per_sample_parts", lambda x, w: parts)
     rng = np.random.default_rng(n)
-    x = rng.standard_normal((n, 12, 10, 14)).astype(np.float32)
+    x = rng.standard_normal((n, 12, 10, 18)).astype(np.float32)  # 7 output blocks a row: two passes
     w = (rng.standard_normal((9, 12, 5, 5)) * 0.1).astype(np.float32)
     b = rng.standard_normal(9).astype(np.float32)
     assert conv_module.use_winograd(x, w, (1, 1), (0, 0), parts)
     out, _ = conv_module.conv2d_forward(x, w, b, 1, 0)
-    want = conv_per_sample.conv2d_forward(x, w, b, (1, 1), (0, 0), 6, 10, parts)  # the direct products
+    want = conv_per_sample.conv2d_forward(x, w, b, (1, 1), (0, 0), 6, 14, parts)  # the direct products
     np.testing.assert_allclose(out, want, rtol=1e-5, atol=2e-6 * np.abs(want).max())
     assert not np.array_equal(out, want)  # a different algorithm: not the same bits
     x[-1, 0, 0, 0] = np.nan  # non-finite: the direct path's result
     out, _ = conv_module.conv2d_forward(x, w, b, 1, 0)
-    assert np.array_equal(out, conv_per_sample.conv2d_forward(x, w, b, (1, 1), (0, 0), 6, 10, parts), equal_nan=True)
+    assert np.array_equal(out, conv_per_sample.conv2d_forward(x, w, b, (1, 1), (0, 0), 6, 14, parts), equal_nan=True)

@@ -40,6 +40,7 @@ from ._jit import JIT, njit
 POINTS = (0, 1, -1, Fraction(1, 2), -2)  # plus the point at infinity
 M_OUT, R_FILTER = 2, 5
 ALPHA = M_OUT + R_FILTER - 1  # 6: the input block's side
+TX_CHUNK = 5  # output blocks of a row per pass: bounds the buffers on wide images (LeNet's conv2: one pass)
 
 
 def _vandermonde(points: tuple, n: int) -> list[list[Fraction]]:
@@ -142,14 +143,14 @@ def _lanes_in(x, n0, n1, xl):
 
 
 @njit(**JIT)
-def _input_transform(xl, c_in, h, w, ty, rows, v, nl):
+def _input_transform(xl, c_in, h, w, ty, tx0, rows, v, nl):
     """v[(a*6 + b)*C*nl + c*nl + tx*16 + s] = (BT d BT^T)[a, b] for each channel c and 6x6 input
-    block d at output block (ty, tx); xl holds x[c, h, w, lane] flat, rows is a 36*16 scratch."""
+    block d at output block (ty, tx0 + tx); xl holds x[c, h, w, lane] flat; rows: 36*16 scratch."""
     plane = c_in * nl
     for c in range(c_in):
         for tx in range(nl // LANES):
             for i in range(ALPHA):  # along each input row: rows[i, b] = sum_j BT[b, j] d[i, j]
-                lincomb16(0, xl, ((c * h + 2 * ty + i) * w + 2 * tx) * LANES, LANES, rows, i * ALPHA * LANES, LANES)
+                lincomb16(0, xl, ((c * h + 2 * ty + i) * w + 2 * (tx0 + tx)) * LANES, LANES, rows, i * ALPHA * LANES, LANES)
             for b in range(ALPHA):  # then down each column: v[a, b] = sum_i BT[a, i] rows[i, b]
                 lincomb16(0, rows, b * LANES, ALPHA * LANES, v, b * plane + c * nl + tx * LANES, ALPHA * plane)
 
@@ -164,14 +165,14 @@ def _block(mb, plane, o, nl, tx, t2, y):
 
 
 @njit(**JIT)
-def _output_pool(mb, o_n, nl, ty, bias, has_bias, n0, n1, pooled, pidx, ow, t2, y, pv, pi, bad):
-    """Each 2x2 block (+ bias), ReLU and max-pooled into pooled[n, o, ty, tx] and pidx (pool2x2's
+def _output_pool(mb, o_n, nl, ty, tx0, bias, has_bias, n0, n1, pooled, pidx, ow, t2, y, pv, pi, bad):
+    """Each 2x2 block (+ bias), ReLU and max-pooled into pooled[n, o, ty, tx0 + tx] and pidx (pool2x2's
     rules).  bad[s] becomes NaN when lane s saw a conv output that is not finite."""
     for o in range(o_n):
         bo = bias[o] if has_bias else np.float32(0)
         for tx in range(nl // LANES):
             _block(mb, o_n * nl, o, nl, tx, t2, y)
-            base = 2 * ty * ow + 2 * tx  # plane index of the window's first tap
+            base = 2 * ty * ow + 2 * (tx0 + tx)  # plane index of the window's first tap
             for s in range(LANES):  # branch-free, so LLVM runs the 16 lanes as vectors
                 v0, v1, v2, v3 = y[s] + bo, y[LANES + s] + bo, y[2 * LANES + s] + bo, y[3 * LANES + s] + bo
                 bad[s] += (v0 + v1 + v2 + v3) * 0  # NaN once any output was inf or NaN
@@ -186,13 +187,13 @@ def _output_pool(mb, o_n, nl, ty, bias, has_bias, n0, n1, pooled, pidx, ow, t2, 
                 pv[s] = b if (keep | (b != b)) else np.float32(0)
                 pi[s] = bi if keep else -bi - 1
             for s in range(min(LANES, n1 - n0)):
-                pooled[n0 + s, o, ty, tx] = pv[s]
-                pidx[n0 + s, o, ty, tx] = pi[s]
+                pooled[n0 + s, o, ty, tx0 + tx] = pv[s]
+                pidx[n0 + s, o, ty, tx0 + tx] = pi[s]
 
 
 @njit(**JIT)
-def _output_store(mb, o_n, nl, ty, bias, has_bias, n0, n1, out, t2, y, bad):
-    """Each 2x2 block (+ bias) into out[n, o, 2ty:2ty+2, 2tx:2tx+2]; bad as in _output_pool."""
+def _output_store(mb, o_n, nl, ty, tx0, bias, has_bias, n0, n1, out, t2, y, bad):
+    """Each 2x2 block (+ bias) into out[n, o, 2ty:2ty+2, 2(tx0+tx):...+2]; bad as in _output_pool."""
     for o in range(o_n):
         bo = bias[o] if has_bias else np.float32(0)
         for tx in range(nl // LANES):
@@ -207,7 +208,7 @@ def _output_store(mb, o_n, nl, ty, bias, has_bias, n0, n1, out, t2, y, bad):
             for s in range(min(LANES, n1 - n0)):
                 for i in range(M_OUT):
                     for j in range(M_OUT):
-                        out[n0 + s, o, 2 * ty + i, 2 * tx + j] = y[(i * M_OUT + j) * LANES + s]
+                        out[n0 + s, o, 2 * ty + i, 2 * (tx0 + tx) + j] = y[(i * M_OUT + j) * LANES + s]
 
 
 @njit(parallel=True, **JIT)
@@ -217,7 +218,7 @@ def _forward(x, u, bias, has_bias, pool, out, pooled, pidx, parts):
     nb, c_in, h, w = x.shape
     o_n = u.shape[1]
     th, tw = (h - ALPHA + 2) // 2, (w - ALPHA + 2) // 2
-    nl = tw * LANES
+    nl = min(tw, TX_CHUNK) * LANES
     flags = np.zeros(parts, np.int64)
     uf = u.reshape(-1)
     for t in prange(parts):
@@ -233,14 +234,17 @@ def _forward(x, u, bias, has_bias, pool, out, pooled, pidx, parts):
         for n0 in range(lo, hi, LANES):
             _lanes_in(x, n0, hi, xl)
             for ty in range(th):
-                _input_transform(xl, c_in, h, w, ty, rows, v, nl)
-                for k in range(ALPHA * ALPHA):
-                    gemm_block(uf, k * o_n * c_in, c_in, 1, v, k * c_in * nl, nl, mb, k * o_n * nl, nl,
-                               o_n, nl, c_in)
-                if pool:
-                    _output_pool(mb, o_n, nl, ty, bias, has_bias, n0, hi, pooled, pidx, 2 * tw, t2, y, pv, pi, bad)
-                else:
-                    _output_store(mb, o_n, nl, ty, bias, has_bias, n0, hi, out, t2, y, bad)
+                for tx0 in range(0, tw, TX_CHUNK):
+                    nc = min(TX_CHUNK, tw - tx0) * LANES
+                    _input_transform(xl, c_in, h, w, ty, tx0, rows, v, nc)
+                    for k in range(ALPHA * ALPHA):
+                        gemm_block(uf, k * o_n * c_in, c_in, 1, v, k * c_in * nc, nc, mb, k * o_n * nc, nc,
+                                   o_n, nc, c_in)
+                    if pool:
+                        _output_pool(mb, o_n, nc, ty, tx0, bias, has_bias, n0, hi, pooled, pidx, 2 * tw, t2, y,
+                                     pv, pi, bad)
+                    else:
+                        _output_store(mb, o_n, nc, ty, tx0, bias, has_bias, n0, hi, out, t2, y, bad)
         for s in range(LANES):
             if bad[s] != bad[s]:
                 flags[t] = 1
