@@ -211,40 +211,48 @@ def _output_store(mb, o_n, nl, ty, tx0, bias, has_bias, n0, n1, out, t2, y, bad)
                         out[n0 + s, o, 2 * ty + i, 2 * (tx0 + tx) + j] = y[(i * M_OUT + j) * LANES + s]
 
 
+@njit(**JIT)
+def _group(xl, c_in, h, w, uf, o_n, bias, has_bias, pool, out, pooled, pidx, n0, n1, v, mb, rows, t2, y, pv, pi,
+           bad):
+    """One group of 16 samples (lanes), its input already in xl: every row of output blocks."""
+    th, tw = (h - ALPHA + 2) // 2, (w - ALPHA + 2) // 2
+    for ty in range(th):
+        for tx0 in range(0, tw, TX_CHUNK):
+            nc = min(TX_CHUNK, tw - tx0) * LANES
+            _input_transform(xl, c_in, h, w, ty, tx0, rows, v, nc)
+            for k in range(ALPHA * ALPHA):
+                gemm_block(uf, k * o_n * c_in, c_in, 1, v, k * c_in * nc, nc, mb, k * o_n * nc, nc, o_n, nc, c_in)
+            if pool:
+                _output_pool(mb, o_n, nc, ty, tx0, bias, has_bias, n0, n1, pooled, pidx, 2 * tw, t2, y, pv, pi, bad)
+            else:
+                _output_store(mb, o_n, nc, ty, tx0, bias, has_bias, n0, n1, out, t2, y, bad)
+
+
+@njit(**JIT)
+def _buffers(c_in, h, w, o_n):
+    """A thread's scratch for _group: (xl, v, mb, rows, t2, y, pv, pi, bad)."""
+    nl = min((w - ALPHA + 2) // 2, TX_CHUNK) * LANES
+    return (np.empty(c_in * h * w * LANES, np.float32), np.empty(ALPHA * ALPHA * c_in * nl, np.float32),
+            np.empty(ALPHA * ALPHA * o_n * nl, np.float32), np.empty(ALPHA * ALPHA * LANES, np.float32),
+            np.empty(ALPHA * M_OUT * LANES, np.float32), np.empty(M_OUT * M_OUT * LANES, np.float32),
+            np.empty(LANES, np.float32), np.empty(LANES, np.int32), np.zeros(LANES, np.float32))
+
+
 @njit(parallel=True, **JIT)
 def _forward(x, u, bias, has_bias, pool, out, pooled, pidx, parts):
     """out, or with `pool` pooled and pidx, for samples split in `parts` runs; returns the number
     of runs that saw a non-finite conv output (the caller then recomputes by the direct path)."""
     nb, c_in, h, w = x.shape
     o_n = u.shape[1]
-    th, tw = (h - ALPHA + 2) // 2, (w - ALPHA + 2) // 2
-    nl = min(tw, TX_CHUNK) * LANES
     flags = np.zeros(parts, np.int64)
     uf = u.reshape(-1)
     for t in prange(parts):
-        xl = np.empty(c_in * h * w * LANES, np.float32)
-        v = np.empty(ALPHA * ALPHA * c_in * nl, np.float32)
-        mb = np.empty(ALPHA * ALPHA * o_n * nl, np.float32)
-        rows = np.empty(ALPHA * ALPHA * LANES, np.float32)
-        t2 = np.empty(ALPHA * M_OUT * LANES, np.float32)
-        y = np.empty(M_OUT * M_OUT * LANES, np.float32)
-        pv, pi = np.empty(LANES, np.float32), np.empty(LANES, np.int32)
-        bad = np.zeros(LANES, np.float32)
+        xl, v, mb, rows, t2, y, pv, pi, bad = _buffers(c_in, h, w, o_n)
         lo, hi = nb * t // parts, nb * (t + 1) // parts
         for n0 in range(lo, hi, LANES):
             _lanes_in(x, n0, hi, xl)
-            for ty in range(th):
-                for tx0 in range(0, tw, TX_CHUNK):
-                    nc = min(TX_CHUNK, tw - tx0) * LANES
-                    _input_transform(xl, c_in, h, w, ty, tx0, rows, v, nc)
-                    for k in range(ALPHA * ALPHA):
-                        gemm_block(uf, k * o_n * c_in, c_in, 1, v, k * c_in * nc, nc, mb, k * o_n * nc, nc,
-                                   o_n, nc, c_in)
-                    if pool:
-                        _output_pool(mb, o_n, nc, ty, tx0, bias, has_bias, n0, hi, pooled, pidx, 2 * tw, t2, y,
-                                     pv, pi, bad)
-                    else:
-                        _output_store(mb, o_n, nc, ty, tx0, bias, has_bias, n0, hi, out, t2, y, bad)
+            _group(xl, c_in, h, w, uf, o_n, bias, has_bias, pool, out, pooled, pidx, n0, hi, v, mb, rows, t2, y,
+                   pv, pi, bad)
         for s in range(LANES):
             if bad[s] != bad[s]:
                 flags[t] = 1
@@ -276,3 +284,4 @@ def forward_relu_pool(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, pooled
     bias = b if b is not None else np.zeros(1, np.float32)
     none = np.empty((0, 0, 0, 0), np.float32)
     return _forward(x, filter_transform(w), bias, b is not None, True, none, pooled, pidx, parts) == 0
+
