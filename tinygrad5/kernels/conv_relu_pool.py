@@ -7,9 +7,10 @@ sample's gradient into the thread's buffer right before the products that read i
 
 Values and gradients equal conv2d, then max_pool2d(relu=True), then their backwards, bit for bit:
 the same products, pooling rules and bias-gradient sums (reduce.row_sum64, added in sample order).
-The exception: a float32 5x5 convolution with 16 or more samples a thread runs its forward by
-Winograd's algorithm (winograd.py: LeNet's conv2 at batch 128, 4.1 -> 1.9 ms), whose values differ
-from the direct products' by float32 rounding (~1e-6 relative); the pooling rules are the same.
+A float32 5x5 convolution with 16 or more samples a thread runs its forward by Winograd's
+algorithm here as in conv2d (winograd.py: LeNet's conv2 at batch 128, 4.1 -> 1.9 ms), so the two
+still agree bit for bit; both then differ from the direct products by float32 rounding (~1e-6
+relative).
 `forward` returns None where the per-sample path does not run (a batch smaller than the thread
 count, a BLAS that does not fit) or the output has an odd side; the caller then runs the two ops.
 """
