@@ -155,6 +155,27 @@ def test_state_dict_resume_matches_uninterrupted_training(make):
         np.testing.assert_array_equal(a.data, b.data)
 
 
+@pytest.mark.parametrize("momentum", [0.0, 0.9])
+def test_sgd_keeps_updating_the_arrays_a_model_and_optimizer_hold_after_loading(momentum):
+    # the numba backend keeps checked views of the parameters and buffers between steps: after
+    # load_state_dict (new buffers) or a parameter whose array is replaced, it must use the new ones
+    tg.manual_seed(0)
+    net, twin = (nn.Sequential(nn.Linear(4, 6), nn.Tanh(), nn.Linear(6, 3)) for _ in range(2))
+    twin.load_state_dict(net.state_dict())
+    opt, twin_opt = (optim.SGD(m.parameters(), lr=0.1, momentum=momentum) for m in (net, twin))
+    _train(net, opt, 3, seed=1)
+    _train(twin, twin_opt, 3, seed=1)
+    opt.load_state_dict(opt.state_dict())
+    w = net[0].weight
+    w.data = w.data.copy()  # the same values in a new array
+    before = w.data.copy()
+    _train(net, opt, 3, seed=2)
+    _train(twin, twin_opt, 3, seed=2)
+    for a, b in zip(net.parameters(), twin.parameters()):
+        np.testing.assert_array_equal(a.data, b.data)
+    assert not np.array_equal(w.data, before)  # the new array is the one that trained
+
+
 def test_optimizer_load_state_dict_mismatches():
     opt = optim.Adam([param([1.0, 2.0]), param([3.0])])
     for p in opt._all_params():
