@@ -1,4 +1,4 @@
-"""conv2d 5x5 + bias, ReLU and 2x2 max pool forward by Winograd's F(2x2, 5x5), 16 samples a vector.
+"""conv2d 5x5 forward (+ bias; or with ReLU and 2x2 max pool) by Winograd's F(2x2, 5x5), 16 samples a vector.
 
 Why.  LeNet's conv2 spends its forward in one product, W (50 x 500) @ columns (500 x 100) a sample,
 2.5 M multiply-adds at the tiles' peak.  Winograd's minimal filtering computes each 2x2 block of
@@ -14,10 +14,10 @@ for the direct products (0, +-1, +-2: 1.2e-6).
 
 How.  Each thread takes a run of samples, 16 at a time, one per vector lane: the group's input is
 first copied lane-last (x[c, h, w, lane]), so every transform is plain 16-wide vector arithmetic
-and every product has 16 * (OW/2) columns.  Per row of output blocks: input transform -> 36 tile
-GEMMs (tile_gemm.gemm_block) -> output transform, bias, and the pool's rules (pool2x2: taps in
-row-major order, the first NaN or a strictly greater value wins, ReLU's cut and index coding) on
-each 2x2 block, which is exactly one pooling window.  Lanes past the run repeat its last sample
+and every product has 16 columns per output block (up to TX_CHUNK blocks of a row per pass).  Per
+pass: input transform -> 36 tile GEMMs (tile_gemm.gemm_block) -> output transform and bias, then
+either the stores or the pool's rules (pool2x2: taps in row-major order, the first NaN or a strictly
+greater value wins, ReLU's cut and index coding) on each 2x2 block, which is exactly one window.  Lanes past the run repeat its last sample
 and are not stored.
 
 Non-finite values.  A Winograd block mixes its 6x6 inputs, so an inf can come out as NaN (inf -
