@@ -129,3 +129,51 @@ def test_conv2d_forward_runs_winograd_and_matches_the_direct_products(monkeypatc
     x[-1, 0, 0, 0] = np.nan  # non-finite: the direct path's result
     out, _ = conv_module.conv2d_forward(x, w, b, 1, 0)
     assert np.array_equal(out, conv_per_sample.conv2d_forward(x, w, b, (1, 1), (0, 0), 6, 14, parts), equal_nan=True)
+
+
+def _weight_grad_f64(x, dy):
+    """conv2d's weight gradient in float64 numpy: gW[o, c, i, j] = sum of dy[n, o] * x[n, c] shifted."""
+    oh, ow = dy.shape[2], dy.shape[3]
+    gw = np.zeros((dy.shape[1], x.shape[1], 5, 5))
+    for i in range(5):
+        for j in range(5):
+            gw[:, :, i, j] = np.einsum("nohw,nchw->oc", dy.astype(np.float64), x[:, :, i:i + oh, j:j + ow])
+    return gw
+
+
+@settings(deadline=None, max_examples=12)
+@given(n=st.integers(1, 40), c=st.integers(8, 20), o=st.integers(8, 40), oh=st.sampled_from([2, 6, 10]),
+       ow=st.sampled_from([2, 10, 14]), parts=st.integers(1, 3), pooled=st.booleans(), seed=st.integers(0, 2**31))
+def test_the_weight_gradient_matches_the_direct_sums(n, c, o, oh, ow, parts, pooled, seed):
+    rng = np.random.default_rng(seed)
+    x = rng.random((n, c, oh + 4, ow + 4), dtype=np.float32)
+    w = (rng.standard_normal((o, c, 5, 5)) * 0.1).astype(np.float32)
+    if pooled:  # the fused op's gradient: pooled values and pool2x2's indices (ReLU-cut ones negative)
+        gp = rng.standard_normal((n, o, oh // 2, ow // 2)).astype(np.float32)
+        ty, tx = np.meshgrid(np.arange(oh // 2), np.arange(ow // 2), indexing="ij")
+        tap = rng.integers(0, 4, gp.shape)
+        k = (2 * ty + tap // 2) * ow + 2 * tx + tap % 2
+        idx = np.where(rng.random(gp.shape) < 0.3, -k - 1, k).astype(np.int32)
+        dy = np.zeros((n, o, oh * ow))
+        np.put_along_axis(dy, np.where(idx >= 0, idx, -idx - 1).reshape(n, o, -1),
+                          np.where(idx >= 0, gp, 0).reshape(n, o, -1), axis=2)
+        got = winograd.weight_grad(x, gp, idx, w.shape, parts)
+        dy = dy.reshape(n, o, oh, ow)
+    else:
+        dy = rng.standard_normal((n, o, oh, ow)).astype(np.float32)
+        got = winograd.weight_grad(x, dy, None, w.shape, parts)
+    want = _weight_grad_f64(x, dy)
+    assert got.dtype == np.float32 and got.shape == w.shape
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=3e-6 * np.abs(want).max())
+
+
+def test_a_non_finite_weight_gradient_is_refused_and_the_layers_fall_back():
+    rng = np.random.default_rng(3)
+    x = rng.random((32, 20, 14, 14), dtype=np.float32)
+    w = (rng.standard_normal((50, 20, 5, 5)) * 0.1).astype(np.float32)
+    g = rng.standard_normal((32, 50, 10, 10)).astype(np.float32)
+    g[5, 3, 2, 2] = np.inf
+    assert winograd.weight_grad(x, g, None, w.shape, 2) is None
+    y, cache = conv_module.conv2d_forward(x, w, None, 1, 0)
+    _, gw, _ = conv_module.conv2d_backward(g, cache, False)  # the direct weight gradient
+    assert np.isinf(gw[3]).any() and np.isfinite(gw[:3]).all()

@@ -151,8 +151,10 @@ def _forward(marker, x, w2, bias, has_bias, out, pooled, pidx, relu, kh, kw, sh,
 
 
 @njit(parallel=True, **JIT)
-def _backward(marker, x, w2, g, gpool, pidx, bsum, gwt_parts, gx, need_x, kh, kw, sh, sw, ph, pw, oh, ow, parts):
-    """gwt_parts[t] = thread t's sum of cols_n @ g[n]^T (CKK x O); gx[n] = col2im(W^T @ g[n]) if need_x.
+def _backward(marker, x, w2, g, gpool, pidx, bsum, gwt_parts, gx, need_w, need_x, kh, kw, sh, sw, ph, pw, oh, ow,
+              parts):
+    """gwt_parts[t] = thread t's sum of cols_n @ g[n]^T (CKK x O) if need_w; gx[n] = col2im(W^T @ g[n])
+    if need_x.
 
     With `gpool` non-empty (the gradient of _forward's pooled output) g is not read: each
     sample's g[n] is unpooled through pidx into a buffer of the thread's, and its per-channel
@@ -162,11 +164,11 @@ def _backward(marker, x, w2, g, gpool, pidx, bsum, gwt_parts, gx, need_x, kh, kw
     pool = gpool.shape[0] > 0
     q = o * (oh // 2) * (ow // 2)
     for t in prange(parts):
-        cols = _column_buffer(x, kh, kw, sh, sw, ph, pw, oh, ow)
+        cols = _column_buffer(x, kh, kw, sh, sw, ph, pw, oh, ow) if need_w else np.empty((0, 0), x.dtype)
         gcols = np.empty((ckk, p) if need_x else (0, 0), x.dtype)
         gbuf = np.empty(o * p if pool else 0, x.dtype)
         lo, hi = nb * t // parts, nb * (t + 1) // parts
-        if lo == hi:
+        if lo == hi and need_w:
             gwt_parts[t * o * ckk:(t + 1) * o * ckk] = 0
         for n in range(lo, hi):
             if pool:
@@ -175,9 +177,10 @@ def _backward(marker, x, w2, g, gpool, pidx, bsum, gwt_parts, gx, need_x, kh, kw
                 for i in range(o):
                     bsum[n * o + i] = row_sum64(gbuf[i * p:(i + 1) * p])
             src, s0 = (gbuf, 0) if pool else (g, n * o * p)
-            _columns(x, n, cols, kh, kw, sh, sw, ph, pw, oh, ow)
-            _gemm(marker, _N, _T, ckk, o, p, cols.reshape(-1), 0, cols.shape[1], src, s0, p,
-                  0.0 if n == lo else 1.0, gwt_parts, t * o * ckk, o)
+            if need_w:
+                _columns(x, n, cols, kh, kw, sh, sw, ph, pw, oh, ow)
+                _gemm(marker, _N, _T, ckk, o, p, cols.reshape(-1), 0, cols.shape[1], src, s0, p,
+                      0.0 if n == lo else 1.0, gwt_parts, t * o * ckk, o)
             if need_x:
                 _w_times(marker, _T, ckk, p, o, w2, src, s0, p, gcols.reshape(-1), 0, p)
                 _col2im_one(gcols, n, gx, 0, kh, kw, sh, sw, ph, pw, oh, ow)
@@ -205,15 +208,18 @@ def conv2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, stride: t
 
 
 def conv2d_backward(x: np.ndarray, w: np.ndarray, g: np.ndarray, need_x: bool, stride: tuple[int, int],
-                    padding: tuple[int, int], oh: int, ow: int, parts: int) -> tuple[np.ndarray | None, np.ndarray]:
-    """(gx or None, gw) for the forward above; g: the output gradient, C-contiguous, N*O*OH*OW values."""
+                    padding: tuple[int, int], oh: int, ow: int, parts: int, gw: np.ndarray | None = None
+                    ) -> tuple[np.ndarray | None, np.ndarray]:
+    """(gx or None, gw) for the forward above; g: the output gradient, C-contiguous, N*O*OH*OW values.
+    A gw given (computed elsewhere, e.g. winograd.weight_grad) is returned as is, not recomputed."""
     _blas.provider()
-    gwt_parts = np.empty((parts, w[0].size, w.shape[0]), w.dtype)
+    need_w = gw is None
+    gwt_parts = np.empty((parts, w[0].size, w.shape[0]) if need_w else (0, 0, 0), w.dtype)
     gx = np.empty(x.shape if need_x else (0, 0, 0, 0), x.dtype)
     _backward(_blas._provider["marker"], x, w.reshape(-1), g.reshape(-1), np.empty(0, x.dtype), np.empty(0, np.int32),
-              np.empty(0), gwt_parts.reshape(-1), gx, need_x, w.shape[2], w.shape[3], stride[0], stride[1],
+              np.empty(0), gwt_parts.reshape(-1), gx, need_w, need_x, w.shape[2], w.shape[3], stride[0], stride[1],
               padding[0], padding[1], oh, ow, parts)
-    return (gx if need_x else None), weight_grad(gwt_parts, w.shape)
+    return (gx if need_x else None), (weight_grad(gwt_parts, w.shape) if need_w else gw)
 
 
 def weight_grad(gwt_parts: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:

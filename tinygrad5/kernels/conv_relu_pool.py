@@ -7,10 +7,10 @@ sample's gradient into the thread's buffer right before the products that read i
 
 Values and gradients equal conv2d, then max_pool2d(relu=True), then their backwards, bit for bit:
 the same products, pooling rules and bias-gradient sums (reduce.row_sum64, added in sample order).
-A float32 5x5 convolution with 16 or more samples a thread runs its forward by Winograd's
-algorithm here as in conv2d (winograd.py: LeNet's conv2 at batch 128, 4.1 -> 1.9 ms), so the two
-still agree bit for bit; both then differ from the direct products by float32 rounding (~1e-6
-relative).
+A float32 5x5 convolution with 16 or more samples a thread runs its forward and its weight
+gradient by Winograd's algorithm here as in conv2d (winograd.py: LeNet's conv2 at batch 128,
+forward 4.1 -> 1.9 ms), so the two still agree bit for bit; both then differ from the direct
+products by float32 rounding (~1e-6 relative).
 `forward` returns None where the per-sample path does not run (a batch smaller than the thread
 count, a BLAS that does not fit) or the output has an odd side; the caller then runs the two ops.
 """
@@ -63,11 +63,16 @@ def backward(gout: np.ndarray, cache: tuple[ConvCache, PoolCache, int], need_x: 
     x, w = conv.cols, conv.w
     n, o = x.shape[0], w.shape[0]
     oh, ow = conv.out_hw
-    gwt_parts = np.empty((parts, w[0].size, o), w.dtype)
+    gpool = c_array(gout)
+    gw = None
+    if _conv2d.use_winograd(x, w, conv.stride, conv.padding, parts):
+        gw = _winograd.weight_grad(x, gpool, pool.idx, w.shape, parts)
+    need_w = gw is None
+    gwt_parts = np.empty((parts, w[0].size, o) if need_w else (0, 0, 0), w.dtype)
     gx = np.empty(x.shape if need_x else (0, 0, 0, 0), x.dtype)
     bsum = np.empty((n, o))
     _per_sample._backward(_blas._provider["marker"], x, w.reshape(-1), np.empty(0, x.dtype),
-                          c_array(gout).reshape(-1), pool.idx.reshape(-1), bsum.reshape(-1), gwt_parts.reshape(-1),
-                          gx, need_x, w.shape[2], w.shape[3], *conv.stride, *conv.padding, oh, ow, parts)
+                          gpool.reshape(-1), pool.idx.reshape(-1), bsum.reshape(-1), gwt_parts.reshape(-1),
+                          gx, need_w, need_x, w.shape[2], w.shape[3], *conv.stride, *conv.padding, oh, ow, parts)
     gb = add_row_sums(bsum, w.dtype) if conv.has_bias else None
-    return (gx if need_x else None), _per_sample.weight_grad(gwt_parts, w.shape), gb
+    return (gx if need_x else None), (_per_sample.weight_grad(gwt_parts, w.shape) if need_w else gw), gb

@@ -79,19 +79,20 @@ def transforms(points: tuple = POINTS, m: int = M_OUT, r: int = R_FILTER
 
 
 _AT, _G, _BT = (np.array(t, dtype=np.float64) for t in transforms())
-_GG32 = np.kron(_G, _G).astype(np.float32)
+_GG = np.kron(_G, _G)
+_GG32 = _GG.astype(np.float32)
 
 
 @intrinsic
 def lincomb16(typingctx, which, src, s0, sstride, dst, d0, dstride):
     """dst[d0 + r*dstride + s] = sum_j T[r, j] * src[s0 + j*sstride + s] for s < 16, with T the
-    transform BT (which == 0, 6 x 6) or AT (which == 1, 2 x 6) baked in as constants: 6 vector
-    loads, a multiply-add for each non-zero coefficient (an add or subtract for +-1), one store per
-    row.  src and dst: flat float32 arrays, not overlapping."""
+    transform BT (which == 0, 6 x 6), AT (1, 2 x 6) or AT^T (2, 6 x 2) baked in as constants: a
+    vector load per column, a multiply-add for each non-zero coefficient (an add or subtract for
+    +-1), one store per row.  src and dst: flat float32 arrays, not overlapping."""
     if not isinstance(which, types.IntegerLiteral) or not all(
             isinstance(t, types.Array) and t.dtype == types.float32 for t in (src, dst)):
         return None
-    mat = (_BT if which.literal_value == 0 else _AT).astype(np.float32)
+    mat = (_BT, _AT, _AT.T)[which.literal_value].astype(np.float32)
     sig = types.void(which, src, s0, sstride, dst, d0, dstride)
 
     def codegen(context, builder, signature, args):  # pragma: no cover  (runs while numba compiles)
@@ -259,6 +260,84 @@ def _forward(x, u, bias, has_bias, pool, out, pooled, pidx, parts):
     return flags.sum()
 
 
+
+
+
+@njit(**JIT)
+def _grad_lanes(g, gidx, unpool, n0, n1, ow, o_pad, gl):
+    """gl[((y*OW + x)*16 + s)*o_pad + o] = lane s's conv-output gradient at (o, y, x): unpooled
+    through gidx when `unpool` (times 0 where ReLU cut, as pool2x2's backward); 0 for lanes past
+    the run (so they add nothing) and for the padding channels."""
+    gl[:] = 0
+    o_n = g.shape[1]
+    for s in range(min(LANES, n1 - n0)):
+        n = n0 + s
+        # channels innermost: the writes run along gl (4 KiB-strided ones would collide in L1)
+        for i in range(g.shape[2]):
+            for j in range(g.shape[3]):
+                for o in range(o_n):
+                    val, k = g[n, o, i, j], i * ow + j
+                    if unpool:  # a pooled value goes to its window's tap k (plane index y*OW + x)
+                        k = gidx[n, o, i, j]
+                        if k < 0:
+                            k, val = -k - 1, val * 0
+                    gl[(k * LANES + s) * o_pad + o] = val
+
+
+@njit(**JIT)
+def _grad_transform(gl, ow, o_pad, ty, tx0, nc, r2, gh, plane):
+    """gh[(a*6 + b)*plane + (tx*16 + s)*o_pad + o] = (AT^T dY AT)[a, b] for the 2x2 gradient block
+    dY at (ty, tx0 + tx), lane s, channel o: 16 channels a vector."""
+    for tx in range(nc // LANES):
+        for s in range(LANES):
+            for oc in range(0, o_pad, LANES):
+                for i in range(M_OUT):  # along the block's rows: r2[i, b] = sum_j AT^T[b, j] dY[i, j]
+                    src = (((2 * ty + i) * ow + 2 * (tx0 + tx)) * LANES + s) * o_pad + oc
+                    lincomb16(2, gl, src, LANES * o_pad, r2, i * ALPHA * LANES, LANES)
+                for b in range(ALPHA):  # then down: gh[a, b] = sum_i AT^T[a, i] r2[i, b]
+                    lincomb16(2, r2, b * LANES, ALPHA * LANES, gh, b * plane + (tx * LANES + s) * o_pad + oc,
+                              ALPHA * plane)
+
+
+@njit(parallel=True, **JIT)
+def _weight_grad(x, g, gidx, unpool, o_pad, du_parts, parts):
+    """du_parts[t] (36, C, o_pad, float64) = thread t's sum over its samples and blocks of
+    (BT d BT^T) (x) (AT^T dY AT) per transform point, channel pair."""
+    nb, c_in, h, w = x.shape
+    ow = w - R_FILTER + 1
+    th, tw = (h - ALPHA + 2) // 2, (w - ALPHA + 2) // 2
+    nl = min(tw, TX_CHUNK) * LANES
+    plane = nl * o_pad + LANES  # the 36 planes not a multiple of 4 KiB apart (L1 set conflicts)
+    for t in prange(parts):
+        xl = np.empty(c_in * h * w * LANES, np.float32)
+        v = np.empty(ALPHA * ALPHA * c_in * nl, np.float32)
+        rows = np.empty(ALPHA * ALPHA * LANES, np.float32)
+        gl = np.empty((h - R_FILTER + 1) * ow * LANES * o_pad, np.float32)
+        gh = np.empty(ALPHA * ALPHA * plane, np.float32)
+        r2 = np.empty(M_OUT * ALPHA * LANES, np.float32)
+        tmp = np.empty(ALPHA * ALPHA * c_in * o_pad, np.float32)
+        acc = np.empty(ALPHA * ALPHA * c_in * o_pad, np.float32)  # a group's sum, in float32
+        du = du_parts[t]
+        du[:] = 0
+        lo, hi = nb * t // parts, nb * (t + 1) // parts
+        for n0 in range(lo, hi, LANES):
+            _lanes_in(x, n0, hi, xl)
+            _grad_lanes(g, gidx, unpool, n0, hi, ow, o_pad, gl)
+            acc[:] = 0
+            for ty in range(th):
+                for tx0 in range(0, tw, TX_CHUNK):
+                    nc = min(TX_CHUNK, tw - tx0) * LANES
+                    _input_transform(xl, c_in, h, w, ty, tx0, rows, v, nc)
+                    _grad_transform(gl, ow, o_pad, ty, tx0, nc, r2, gh, plane)
+                    for k in range(ALPHA * ALPHA):
+                        gemm_block(v, k * c_in * nc, nc, 1, gh, k * plane, o_pad, tmp, k * c_in * o_pad,
+                                   o_pad, c_in, o_pad, nc)
+                    for i in range(tmp.shape[0]):
+                        acc[i] += tmp[i]
+            for i in range(acc.shape[0]):
+                du[i] += acc[i]
+
+
 def usable(x: np.ndarray, w: np.ndarray, stride: tuple[int, int], padding: tuple[int, int]) -> bool:
     """Whether forward takes these: float32, 5x5 kernels, stride 1, no padding, even output sides,
     at least 8 input and output channels (fewer make the 36 products too thin to pay)."""
@@ -285,3 +364,19 @@ def forward_relu_pool(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, pooled
     none = np.empty((0, 0, 0, 0), np.float32)
     return _forward(x, filter_transform(w), bias, b is not None, True, none, pooled, pidx, parts) == 0
 
+
+
+def weight_grad(x: np.ndarray, g: np.ndarray, gidx: np.ndarray | None, w_shape: tuple[int, ...], parts: int
+                ) -> np.ndarray | None:
+    """conv2d's weight gradient (O, C, 5, 5) for x and w that `usable` takes: g is the output
+    gradient (N, O, OH, OW), or with gidx the gradient of forward_relu_pool's pooled output and its
+    indices.  gW = G^T [sum over samples and blocks of (AT^T dY AT) * (BT d BT^T)] G per channel
+    pair.  None when a value is not finite (the caller then runs the direct path)."""
+    o_n, c_in = w_shape[0], w_shape[1]
+    o_pad = (o_n + LANES - 1) // LANES * LANES
+    du_parts = np.empty((parts, ALPHA * ALPHA * c_in * o_pad))
+    idx = gidx if gidx is not None else np.empty((0, 0, 0, 0), np.int32)
+    _weight_grad(x, g, idx, gidx is not None, o_pad, du_parts, parts)
+    du = du_parts.sum(axis=0).reshape(ALPHA * ALPHA, c_in, o_pad)[:, :, :o_n]
+    gw = (du.transpose(2, 1, 0).reshape(o_n * c_in, ALPHA * ALPHA) @ _GG).reshape(w_shape)
+    return gw.astype(x.dtype) if np.isfinite(gw).all() else None
