@@ -1,4 +1,4 @@
-"""conv2d 5x5 forward (+ bias; or with ReLU and 2x2 max pool) by Winograd's F(2x2, 5x5), 16 samples a vector.
+"""conv2d 5x5 forward (+ bias, or with ReLU and 2x2 pool) and weight gradient by Winograd's F(2x2, 5x5).
 
 Why.  LeNet's conv2 spends its forward in one product, W (50 x 500) @ columns (500 x 100) a sample,
 2.5 M multiply-adds at the tiles' peak.  Winograd's minimal filtering computes each 2x2 block of
@@ -20,9 +20,16 @@ either the stores or the pool's rules (pool2x2: taps in row-major order, the fir
 greater value wins, ReLU's cut and index coding) on each 2x2 block, which is exactly one window.  Lanes past the run repeat its last sample
 and are not stored.
 
+Weight gradient.  Differentiating the forward, gW = G^T [sum over samples and blocks of
+(AT^T dY AT) * (BT d BT^T)] G per channel pair: per transform point a product (C x blocks) @
+(blocks x O), 0.9 M multiply-adds a sample against the direct 2.5 M.  The input transform is the
+forward's; the gradient's runs 16 channels a vector (its copy keeps channels innermost, padded to
+a multiple of 16), so it lands as the product's right operand with unit-stride rows.
+
 Non-finite values.  A Winograd block mixes its 6x6 inputs, so an inf can come out as NaN (inf -
-inf) where the direct sum gives inf.  The kernel reports whether any conv output was not finite,
-and the caller then runs the direct path: results with infs and NaNs are the direct ones.
+inf) where the direct sum gives inf.  The forward reports whether any conv output was not finite
+and weight_grad returns None for a non-finite result; the caller then runs the direct path:
+results with infs and NaNs are the direct ones.
 """
 from __future__ import annotations
 
