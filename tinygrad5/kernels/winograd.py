@@ -385,5 +385,6 @@ def weight_grad(x: np.ndarray, g: np.ndarray, gidx: np.ndarray | None, w_shape: 
     idx = gidx if gidx is not None else np.empty((0, 0, 0, 0), np.int32)
     _weight_grad(x, g, idx, gidx is not None, o_pad, du_parts, parts)
     du = du_parts.sum(axis=0).reshape(ALPHA * ALPHA, c_in, o_pad)[:, :, :o_n]
-    gw = (du.transpose(2, 1, 0).reshape(o_n * c_in, ALPHA * ALPHA) @ _GG).reshape(w_shape)
+    with np.errstate(invalid="ignore", over="ignore"):  # a non-finite sum is refused just below
+        gw = (du.transpose(2, 1, 0).reshape(o_n * c_in, ALPHA * ALPHA) @ _GG).reshape(w_shape)
     return gw.astype(x.dtype) if np.isfinite(gw).all() else None
