@@ -180,3 +180,21 @@ def test_a_non_finite_weight_gradient_is_refused_and_the_layers_fall_back():
     y, cache = conv_module.conv2d_forward(x, w, None, 1, 0)
     _, gw, _ = conv_module.conv2d_backward(g, cache, False)  # the direct weight gradient
     assert np.isinf(gw[3]).any() and np.isfinite(gw[:3]).all()
+
+
+def test_the_fused_op_and_conv2d_then_the_pool_agree_bit_for_bit_on_the_winograd_path(monkeypatch):
+    from tinygrad5.kernels import max_pool2d_backward, max_pool2d_forward
+    monkeypatch.setattr(conv_module, "_per_sample_parts", lambda x, w: 2)
+    rng = np.random.default_rng(1)
+    x = rng.random((32, 20, 14, 14), dtype=np.float32)
+    w = (rng.standard_normal((50, 20, 5, 5)) * 0.1).astype(np.float32)
+    b = rng.standard_normal(50).astype(np.float32)
+    assert conv_module.use_winograd(x, w, (1, 1), (0, 0), 2)
+    out, cache = conv_relu_pool.forward(x, w, b, (1, 1), (0, 0))
+    y, conv_cache = conv_module.conv2d_forward(x, w, b, 1, 0)
+    want, pool_cache = max_pool2d_forward(y, (2, 2), (2, 2), relu=True)
+    assert np.array_equal(out, want) and np.array_equal(cache[1].idx, pool_cache.idx)
+    g = rng.standard_normal(out.shape).astype(np.float32)
+    got = conv_relu_pool.backward(g, cache, True)
+    ref = conv_module.conv2d_backward(max_pool2d_backward(g, pool_cache), conv_cache, True)
+    assert all(np.array_equal(a, r) for a, r in zip(got, ref))
