@@ -17,8 +17,8 @@ first copied lane-last (x[c, h, w, lane]), so every transform is plain 16-wide v
 and every product has 16 columns per output block (up to TX_CHUNK blocks of a row per pass).  Per
 pass: input transform -> 36 tile GEMMs (tile_gemm.gemm_block) -> output transform and bias, then
 either the stores or the pool's rules (pool2x2: taps in row-major order, the first NaN or a strictly
-greater value wins, ReLU's cut and index coding) on each 2x2 block, which is exactly one window.  Lanes past the run repeat its last sample
-and are not stored.
+greater value wins, ReLU's cut and index coding) on each 2x2 block, which is exactly one window.
+Lanes past the run repeat its last sample and are not stored.
 
 Weight gradient.  Differentiating the forward, gW = G^T [sum over samples and blocks of
 (AT^T dY AT) * (BT d BT^T)] G per channel pair: per transform point a product (C x blocks) @
@@ -158,7 +158,8 @@ def _input_transform(xl, c_in, h, w, ty, tx0, rows, v, nl):
     for c in range(c_in):
         for tx in range(nl // LANES):
             for i in range(ALPHA):  # along each input row: rows[i, b] = sum_j BT[b, j] d[i, j]
-                lincomb16(0, xl, ((c * h + 2 * ty + i) * w + 2 * (tx0 + tx)) * LANES, LANES, rows, i * ALPHA * LANES, LANES)
+                src = ((c * h + 2 * ty + i) * w + 2 * (tx0 + tx)) * LANES
+                lincomb16(0, xl, src, LANES, rows, i * ALPHA * LANES, LANES)
             for b in range(ALPHA):  # then down each column: v[a, b] = sum_i BT[a, i] rows[i, b]
                 lincomb16(0, rows, b * LANES, ALPHA * LANES, v, b * plane + c * nl + tx * LANES, ALPHA * plane)
 
@@ -267,9 +268,6 @@ def _forward(x, u, bias, has_bias, pool, out, pooled, pidx, parts):
     return flags.sum()
 
 
-
-
-
 @njit(**JIT)
 def _grad_lanes(g, gidx, unpool, n0, n1, ow, o_pad, gl):
     """gl[((y*OW + x)*16 + s)*o_pad + o] = lane s's conv-output gradient at (o, y, x): unpooled
@@ -370,7 +368,6 @@ def forward_relu_pool(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, pooled
     bias = b if b is not None else np.zeros(1, np.float32)
     none = np.empty((0, 0, 0, 0), np.float32)
     return _forward(x, filter_transform(w), bias, b is not None, True, none, pooled, pidx, parts) == 0
-
 
 
 def weight_grad(x: np.ndarray, g: np.ndarray, gidx: np.ndarray | None, w_shape: tuple[int, ...], parts: int
