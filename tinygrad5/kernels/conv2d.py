@@ -128,8 +128,8 @@ def conv2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, stride, p
     o, _, kh, kw = w.shape
     parts = _per_sample_parts(x, w) if n else 0
     if parts:
-        out = np.empty((n, o, oh, ow), x.dtype)
-        if not (use_winograd(x, w, stride, padding, parts) and _winograd.forward(x, w, b, out, parts)):
+        out = np.empty((n, o, oh, ow), x.dtype) if use_winograd(x, w, stride, padding, parts) else None
+        if out is None or not _winograd.forward(x, w, b, out, parts):
             out = _per_sample.conv2d_forward(x, w, b, stride, padding, oh, ow, parts)
         return out, ConvCache(x.shape, w, x, stride, padding, b is not None, (oh, ow))
     if c == 1 and stride[1] == 1 and ow >= IGEMM_MIN_OW:

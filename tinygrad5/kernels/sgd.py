@@ -115,18 +115,21 @@ def sgd_step(w: np.ndarray, d: np.ndarray, buf: np.ndarray | None, lr: float, mu
     """
     if not _pairable(w, d, buf):
         return False
-    lr, mu, damp = float(lr), float(mu), float(damp)  # one compiled signature, whatever the caller passes
     par = w.size >= PARALLEL_MIN_ELEMS and threads.get_num_threads() > 1
-    wf, df = w.ravel(order="K"), d.ravel(order="K")
-    if buf is None:
+    _update_flat(w.ravel(order="K"), d.ravel(order="K"), None if buf is None else buf.ravel(order="K"),
+                 float(lr), float(mu), float(damp), par)  # floats: one compiled signature, whatever the caller passes
+    return True
+
+
+def _update_flat(wf: np.ndarray, df: np.ndarray, bf: np.ndarray | None, lr: float, mu: float, damp: float,
+                 par: bool) -> None:
+    """One parameter's update on its checked 1-D views, over the threads when par."""
+    if bf is None:
         _plain_par(wf, df, lr) if par else _plain_span(wf, df, lr, 0, wf.shape[0])
-        return True
-    bf = buf.ravel(order="K")
-    if par:
+    elif par:
         _momentum_par(wf, df, bf, lr, mu, damp)
     else:
         _momentum_span(wf, df, bf, lr, mu, damp, 0, wf.shape[0])
-    return True
 
 
 # Parameters per fused call.  A tuple's length is part of numba's signature, so shorter groups are
@@ -155,14 +158,15 @@ class SGDPlan:
         self.ws, self.bufs = list(ws), None if bufs is None else list(bufs)
         bs = self.bufs or [None] * len(ws)
         self.fit = all(_pairable(w, w, b) for w, b in zip(ws, bs))
+        # groups of small parameters of one dtype: (indices, w tuple, buf tuple or None, the pad)
+        self.groups: list[tuple[list[int], tuple, tuple | None, tuple]] = []
+        if not self.fit:  # step() refuses: nothing else to prepare
+            return
         # what each gradient must match: (strides, shape, dtype) of its parameter
         self.expect = [(w.strides, w.shape, w.dtype) for w in ws]
         self.shared = [w.base is not None or (b is not None and b.base is not None) for w, b in zip(ws, bs)]
         self.large = [i for i, w in enumerate(ws) if w.size >= PARALLEL_MIN_ELEMS]
-        flat = [(w.ravel(order="K"), None if b is None else b.ravel(order="K")) for w, b in zip(ws, bs)]
-        self.flat = flat if self.fit else []
-        # groups of small parameters of one dtype: (indices, w tuple, buf tuple or None), padded
-        self.groups: list[tuple[list[int], tuple, tuple | None]] = []
+        self.flat = flat = [(w.ravel(order="K"), None if b is None else b.ravel(order="K")) for w, b in zip(ws, bs)]
         by_dtype: dict[np.dtype, list[int]] = {}
         for i, w in enumerate(ws):
             if w.size < PARALLEL_MIN_ELEMS:
@@ -173,7 +177,7 @@ class SGDPlan:
                 pad = _pad(dt)[len(part):]
                 tw = tuple(flat[i][0] for i in part) + pad
                 tb = None if bufs is None else tuple(flat[i][1] for i in part) + pad
-                self.groups.append((part, tw, tb))
+                self.groups.append((part, tw, tb, pad))
 
     def same(self, ws: list[np.ndarray], bufs: list[np.ndarray] | None) -> bool:
         """Whether ws and bufs are the very arrays (by identity) this plan was built for."""
@@ -194,18 +198,12 @@ class SGDPlan:
                 return False
             dfs.append(d.ravel(order="K"))
         lr, mu, damp = float(lr), float(mu), float(damp)
-        plain = self.bufs is None
         par = threads.get_num_threads() > 1
         for i in self.large:
             wf, bf = self.flat[i]
-            if par:
-                _plain_par(wf, dfs[i], lr) if plain else _momentum_par(wf, dfs[i], bf, lr, mu, damp)
-            elif plain:
-                _plain_span(wf, dfs[i], lr, 0, wf.shape[0])
-            else:
-                _momentum_span(wf, dfs[i], bf, lr, mu, damp, 0, wf.shape[0])
-        for part, tw, tb in self.groups:
-            td = tuple([dfs[i] for i in part]) + _pad(tw[0].dtype)[len(part):]
+            _update_flat(wf, dfs[i], bf, lr, mu, damp, par)
+        for part, tw, tb, pad in self.groups:
+            td = tuple([dfs[i] for i in part]) + pad
             if tb is None:
                 _plain_many(tw, td, lr)
             else:
