@@ -1,8 +1,9 @@
 """Fused softmax + cross-entropy: one kernel per direction, one row of logits at a time.
 
 Forward per row: m = max(z); e = exp(z - m) written straight into probs while summing s (a
-vectorisable exp for float32, see elementary.py);
-probs *= 1/s; loss = log(s) + m - z[label].  Backward: g = (probs - onehot) * gloss[:, None].
+vectorisable exp for float32, see elementary.py); probs *= 1/s; loss = log(s) - (z[label] - m),
+the difference first, so a large m does not swallow it (log(s) + m - z[label] lost the loss at
+logits ~1e7, and gave 0 for [3e38, 3e38, -3e38]).  Backward: g = (probs - onehot) * gloss[:, None].
 Rows are independent, so large batches spread rows over threads.  The forward checks that every
 label is in range in the same pass (an out-of-range one raises ValueError).
 """
@@ -22,6 +23,13 @@ PARALLEL_MIN_ELEMS = 1 << 16
 # 'reassoc' lets LLVM vectorise the row's max and sum (a different, still fixed, summation order);
 # no 'nnan'/'ninf': NaN and inf logits must still give NaN, as numpy and torch do.
 _FLAGS = {"contract", "reassoc", "nsz", "arcp"}
+
+
+@njit(fastmath=False, **JIT)
+def _row_loss(s, m, zl):
+    """log(s) - (zl - m) without fastmath (said explicitly: a callee inherits its caller's flags
+    otherwise): 'reassoc' turns it back into log(s) + m - zl, which loses the loss for large m."""
+    return math.log(s) - (zl - m)
 
 
 @njit(fastmath=_FLAGS, **JIT)
@@ -44,7 +52,7 @@ def _fwd_row(z, labels, loss, probs, i):
     inv = reciprocal(s)
     for j in range(row.shape[0]):
         pr[j] *= inv
-    loss[i] = math.log(s) + m - row[lab]
+    loss[i] = _row_loss(s, m, row[lab])
     return 0
 
 
