@@ -91,7 +91,8 @@ class Tensor:
     arrays keep their dtype and can never require gradients.
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "_ctx", "__weakref__")
+    # _post_acc_hooks stays unset until a hook is registered, so making a tensor costs what it did
+    __slots__ = ("data", "grad", "requires_grad", "_ctx", "_post_acc_hooks", "__weakref__")
     __array_priority__ = 1000  # so `ndarray + Tensor` calls Tensor.__radd__
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None) -> None:
@@ -157,6 +158,16 @@ class Tensor:
             raise TypeError(f"only float tensors can require gradients, got dtype {self.data.dtype}")
         self.requires_grad = flag
         return self
+
+    def register_post_accumulate_grad_hook(self, hook: Callable[[Tensor], None]) -> HookHandle:
+        """Call hook(self) each time backward() has accumulated this leaf's `.grad` (torch's API)."""
+        if self._ctx is not None or not self.requires_grad:
+            raise RuntimeError("register_post_accumulate_grad_hook needs a leaf tensor that requires grad")
+        hooks = getattr(self, "_post_acc_hooks", None)
+        if hooks is None:
+            hooks = self._post_acc_hooks = []
+        hooks.append(hook)
+        return HookHandle(hooks, hook)
 
     def __setitem__(self, index: Any, value: Any) -> None:
         if self.requires_grad and _grad_enabled:
@@ -237,6 +248,22 @@ def _give_to_leaves(leaves: list[Tensor], grads: dict[int, np.ndarray]) -> None:
             g = g.copy()
         handed.add(id(g))
         leaf.grad = Tensor._make(g)
+        hooks = getattr(leaf, "_post_acc_hooks", None)
+        if hooks:
+            for hook in tuple(hooks):  # a hook may remove itself
+                hook(leaf)
+
+
+class HookHandle:
+    """What register_post_accumulate_grad_hook returns: `remove()` unregisters the hook."""
+
+    def __init__(self, hooks: list[Callable[[Tensor], None]], hook: Callable[[Tensor], None]) -> None:
+        self._hooks, self._hook = hooks, hook
+
+    def remove(self) -> None:
+        """Unregister the hook (a second call does nothing)."""
+        if self._hook in self._hooks:
+            self._hooks.remove(self._hook)
 
 
 def _unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
