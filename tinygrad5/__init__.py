@@ -6,7 +6,7 @@
     loss = (x @ w).sigmoid().sum()
     loss.backward()        # w.grad now holds d loss / d w
 """
-from . import nn, ops, optim
+from . import nn, ops, optim, utils
 from .backend import backend, get_backend, set_backend
 from .factories import arange, eye, full, ones, ones_like, rand, randn, zeros, zeros_like
 from .gradcheck import GradcheckError, gradcheck
