@@ -97,6 +97,49 @@ def test_two_ranks_with_half_batches_match_one_process(tmp_path):
 
 
 @needs_mpi
+def test_example_helpers_split_the_global_batch(tmp_path):
+    body = f"""
+        import sys
+        sys.path.insert(0, {str(ROOT / "examples")!r})
+        import numpy as np
+        import tinygrad5 as tg
+        import distributed
+        from argparse import Namespace
+        from tinygrad5.data import DataLoader
+        args = Namespace(distributed=len(sys.argv) > 1, no_progress=False)
+        rank, world = distributed.setup(args)
+        tg.manual_seed(3 + rank)
+        model = distributed.wrap(tg.nn.Sequential(tg.nn.Linear(6, 8), tg.nn.Sigmoid(), tg.nn.Linear(8, 3)))
+        opt = tg.optim.SGD(model.parameters(), lr=0.05, momentum=0.5)
+        rng = np.random.default_rng(1)
+        x, y = rng.standard_normal((40, 6)).astype(np.float32), rng.integers(0, 3, 40)
+        loss_sum = 0.0
+        for epoch in range(3):
+            xs, ys = distributed.shard(x, y, epoch, seed=5)
+            for xb, yb in DataLoader(xs, ys, batch_size=distributed.local_batch(8), shuffle=False):
+                loss = tg.cross_entropy(model(xb), yb, reduction="sum")
+                opt.zero_grad()
+                (loss * distributed.loss_scale("sum")).backward()
+                opt.step()
+                loss_sum += loss.item()
+        total = distributed.all_sum(loss_sum)
+        if distributed.is_main():
+            tg.save({{"model": distributed.unwrap(model).state_dict()}}, f"helpers_world{{world}}.npz")
+            print(f"world {{world}} no_progress {{args.no_progress}} loss {{total:.6f}}")
+        elif not args.no_progress:
+            raise SystemExit("rank 1 should be quiet")
+    """
+    two = _run(tmp_path, "helpers.py", body.replace("sys.argv) > 1", "sys.argv) > 0"), ranks=2)
+    one = _run(tmp_path, "helpers.py", body, ranks=None)
+    assert two.stdout.count("world 2") == 1 and "world 1 no_progress False" in one.stdout
+    la, lb = float(two.stdout.split()[-1]), float(one.stdout.split()[-1])
+    assert la == pytest.approx(lb, rel=1e-4)
+    a, b = tg.load(tmp_path / "helpers_world2.npz")["model"], tg.load(tmp_path / "helpers_world1.npz")["model"]
+    for k in a:
+        np.testing.assert_allclose(a[k], b[k], rtol=1e-4, atol=1e-6, err_msg=k)
+
+
+@needs_mpi
 def test_exception_on_one_rank_ends_the_job_with_its_traceback(tmp_path):
     res = _run(tmp_path, "fail.py", """
         import tinygrad5.distributed as dist
