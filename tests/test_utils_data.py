@@ -384,8 +384,8 @@ def test_random_split_errors():
         random_split(Squares(10), [4, 5])
     with pytest.raises(ValueError, match="fraction at index 0 is -0.5, not between 0 and 1"):
         random_split(Squares(10), [-0.5, 1.5])
-    with pytest.warns(UserWarning, match="split at index 1 is 0"):
-        random_split(Squares(2), [0.9, 0.05, 0.05])
+    with pytest.warns(UserWarning, match="split at index 2 is 0"):
+        random_split(Squares(3), [0.5, 0.5, 0.0])
 
 
 def test_reachable_from_the_package_like_torch_utils_data():
