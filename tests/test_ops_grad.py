@@ -237,6 +237,28 @@ def clip_case(draw):
     return (lambda x: F.clip(x, lo, hi)), [T(draw(grid_arrays(shape, 0.25)))], {}
 
 
+@st.composite
+def max_min_case(draw, fn):
+    """torch's max/min: the full reduction, (values, indices) along a dim, or the pair form."""
+    mode = draw(st.sampled_from(["full", "dim", "pair"]))
+    if mode == "pair":
+        return draw(separated_pair(fn))
+    shape = draw(shapes(min_dims=1))
+    a = T(distinct(draw(arrays(shape)), 0.05))
+    if mode == "full":
+        return fn, [a], {}
+    dim, keep = draw(st.integers(-len(shape), len(shape) - 1)), draw(st.booleans())
+    return (lambda x: fn(x, dim, keep).values), [a], {}
+
+
+@st.composite
+def topk_case(draw):
+    shape = draw(shapes(min_dims=1))
+    dim = draw(st.integers(-len(shape), len(shape) - 1))
+    k, largest = draw(st.integers(0, shape[dim])), draw(st.booleans())
+    return (lambda x: F.topk(x, k, dim, largest).values), [T(distinct(draw(arrays(shape)), 0.05))], {}
+
+
 GRAD_CASES = {
     "add": binary(F.add), "sub": binary(F.sub), "mul": binary(F.mul),
     "div": binary(F.div, b_low=0.5, b_high=2.0),
@@ -245,8 +267,11 @@ GRAD_CASES = {
     "sqrt": unary(F.sqrt, 0.3, 3.0), "abs": unary(F.abs, away_from=0.0),
     "maximum": separated_pair(F.maximum), "minimum": separated_pair(F.minimum),
     "clip": clip_case(), "where": where_case(), "matmul": matmul_case(), "linear": linear_case(),
-    "sum": reduction(F.sum), "mean": reduction(F.mean), "max": reduction(F.max, ties_free=True),
-    "min": reduction(F.min, ties_free=True), "var": reduction(F.var, min_count=2),
+    "sum": reduction(F.sum), "mean": reduction(F.mean), "max": max_min_case(F.max), "min": max_min_case(F.min),
+    "amax": reduction(F.amax, ties_free=True), "amin": reduction(F.amin, ties_free=True),
+    "var": reduction(lambda x, dim, keep: F.var(x, dim, keepdim=keep), min_count=2),
+    "std": reduction(lambda x, dim, keep: F.std(x, dim, keepdim=keep), ties_free=True, min_count=2),
+    "topk": topk_case(), "clone": unary(F.clone),
     **{name: movement(name) for name in
        ["reshape", "flatten", "transpose", "permute", "expand", "squeeze", "unsqueeze", "getitem"]},
     "cat": joined(F.cat), "stack": joined(F.stack), "pad": pad_case(),

@@ -20,6 +20,8 @@ from typing import Any, Callable
 
 import numpy as np
 
+from . import dtypes
+
 _grad_enabled = True
 _creation_order = itertools.count(1)  # Function.seq: later nodes get larger numbers
 
@@ -58,12 +60,39 @@ def is_grad_enabled() -> bool:
     return _grad_enabled
 
 
+class set_grad_enabled(no_grad):
+    """Turn graph building on or off: at once when called, or for a `with` block (torch's name)."""
+
+    def __init__(self, mode: bool) -> None:
+        global _grad_enabled
+        self._prev, self._mode = _grad_enabled, bool(mode)
+        _grad_enabled = self._mode
+
+    def __enter__(self) -> None:
+        pass
+
+    def __call__(self, fn: Callable) -> Callable:
+        global _grad_enabled
+        _grad_enabled = self._prev  # as a decorator it only applies inside fn
+        mode = self._mode
+
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with set_grad_enabled(mode):
+                return fn(*args, **kwargs)
+        return wrapper
+
+    def __exit__(self, *exc: Any) -> None:
+        global _grad_enabled
+        _grad_enabled = self._prev
+
+
 def _to_array(data: Any, dtype: Any = None) -> np.ndarray:
     """Convert user data to an ndarray under the dtype rules in Tensor's docstring."""
     if isinstance(data, Tensor):
         data = data.data
     if dtype is not None:
-        dtype = np.dtype(dtype)
+        dtype = dtypes.to_numpy(dtype)
     if isinstance(data, (np.ndarray, np.generic)):
         arr = np.asarray(data)
         if arr.dtype.kind == "f" and arr.dtype.itemsize < 4:
@@ -112,9 +141,8 @@ class Tensor:
 
     # ---- array facts -------------------------------------------------------------------------
     shape = property(lambda self: self.data.shape, doc="The array's shape.")
-    dtype = property(lambda self: self.data.dtype, doc="The array's numpy dtype.")
+    dtype = property(lambda self: dtypes.get(self.data.dtype), doc="The element type (equal to numpy's).")
     ndim = property(lambda self: self.data.ndim, doc="Number of dimensions.")
-    size = property(lambda self: self.data.size, doc="Number of elements.")
     is_leaf = property(lambda self: self._ctx is None, doc="True for tensors no op produced.")
 
     def __len__(self) -> int:
