@@ -22,7 +22,8 @@ try:
     HAVE_MPI4PY = True
 except ImportError:
     HAVE_MPI4PY = False
-needs_mpi = pytest.mark.skipif(not (HAVE_MPI4PY and MPIEXEC), reason="needs mpi4py and mpiexec (pip install mpi4py mpich)")
+needs_mpi = pytest.mark.skipif(not (HAVE_MPI4PY and MPIEXEC),
+                               reason="needs mpi4py and mpiexec (pip install mpi4py mpich)")
 
 
 def _run(tmp_path: Path, name: str, body: str, ranks: int | None = 2, timeout: float = 120,

@@ -24,7 +24,8 @@ class DistributedSampler:
         try:
             self.dataset_len = len(dataset)
         except TypeError:
-            raise TypeError(f"DistributedSampler needs a dataset with __len__, got a {type(dataset).__name__}") from None
+            raise TypeError(f"DistributedSampler needs a dataset with __len__, got a "
+                            f"{type(dataset).__name__}") from None
         if num_replicas is None or rank is None:
             from ... import distributed as dist
             if not dist.is_initialized():
