@@ -259,6 +259,51 @@ def topk_case(draw):
     return (lambda x: F.topk(x, k, dim, largest).values), [T(distinct(draw(arrays(shape)), 0.05))], {}
 
 
+@st.composite
+def batch_norm_case(draw):
+    shape = (draw(st.integers(1, 3)), draw(st.integers(1, 3))) + tuple(
+        draw(st.lists(st.integers(1, 3), max_size=2)))
+    if shape[0] * int(np.prod(shape[2:])) < 2:  # training needs 2+ values per channel
+        shape = (shape[0] + 1,) + shape[1:]
+    c = shape[1]
+    training, affine, bias = draw(st.booleans()), draw(st.booleans()), draw(st.booleans())
+    rm, rv = draw(arrays((c,))), draw(arrays((c,), low=0.5, high=2.0))
+    ins = [T(draw(arrays(shape)))] + ([T(draw(arrays((c,), low=0.5, high=2.0)))] if affine else [])
+    if bias:
+        ins.append(T(draw(arrays((c,)))))
+
+    def fn(x, *wb):
+        w, b = (wb[0] if affine else None), (wb[-1] if bias else None)
+        # copies: the running statistics update in place, and gradcheck calls fn many times
+        return F.batch_norm(x, rm.copy(), rv.copy(), w, b, training, 0.1, 1e-3)
+    return fn, ins, {}
+
+
+@st.composite
+def avg_pool_case(draw):
+    k = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    s = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    p = (draw(st.integers(0, k[0] // 2)), draw(st.integers(0, k[1] // 2)))
+    ceil, include = draw(st.booleans()), draw(st.booleans())
+    lead = (draw(st.integers(1, 2)),) if draw(st.booleans()) else ()
+    shape = lead + (draw(st.integers(1, 3)), draw(st.integers(k[0], 7)), draw(st.integers(k[1], 7)))
+    return (lambda x: F.avg_pool2d(x, k, s, p, ceil, include)), [T(draw(arrays(shape)))], {}
+
+
+@st.composite
+def nll_case(draw):
+    n, c = draw(st.integers(1, 4)), draw(st.integers(1, 5))
+    extra = tuple(draw(st.lists(st.integers(1, 3), max_size=2)))
+    target = np.array(draw(st.lists(st.integers(0, c - 1), min_size=n, max_size=n)))
+    target = np.broadcast_to(target.reshape((n,) + (1,) * len(extra)), (n,) + extra).copy()
+    if draw(st.booleans()) and target.size > 1:
+        target.reshape(-1)[0] = -100  # ignored
+    weight = draw(arrays((c,), low=0.5, high=2.0)) if draw(st.booleans()) else None
+    red = draw(st.sampled_from(["mean", "sum", "none"]))
+    x = T(draw(arrays((n, c) + extra, low=-4, high=0)))
+    return (lambda lp: F.nll_loss(lp, target, weight, reduction=red)), [x], {}
+
+
 GRAD_CASES = {
     "add": binary(F.add), "sub": binary(F.sub), "mul": binary(F.mul),
     "div": binary(F.div, b_low=0.5, b_high=2.0),
@@ -283,6 +328,7 @@ GRAD_CASES = {
     "cross_entropy": cross_entropy_case(), "mse_loss": mse_case(),
     "conv2d": conv_case(), "max_pool2d": pool_case(), "relu_max_pool2d": relu_pool_case(),
     "conv2d_relu_max_pool2d": conv_relu_pool_case(),
+    "batch_norm": batch_norm_case(), "avg_pool2d": avg_pool_case(), "nll_loss": nll_case(),
 }
 
 

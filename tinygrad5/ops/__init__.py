@@ -17,6 +17,9 @@ from .loss import cross_entropy, mse_loss
 from .matmul import linear, matmul
 from .movement import (broadcast_to, cat, clone, expand, flatten, getitem, pad, permute, reshape, squeeze, stack,
                        transpose, unsqueeze, view)
+from .nll import nll_loss
+from .normalization import batch_norm
+from .pool import avg_pool2d
 from .reduce import amax, amin, argmax, argmin, mean, std, sum, var
 from .select import max, min, topk
 
@@ -41,6 +44,8 @@ OP_TABLE: dict[str, OpInfo] = {name: OpInfo(fn) for name, fn in {
     "conv2d": conv2d, "max_pool2d": max_pool2d, "relu_max_pool2d": relu_max_pool2d,
     "conv2d_relu_max_pool2d": conv2d_relu_max_pool2d,
 }.items()}
+OP_TABLE.update({name: OpInfo(fn) for name, fn in {
+    "batch_norm": batch_norm, "avg_pool2d": avg_pool2d, "nll_loss": nll_loss}.items()})
 OP_TABLE.update({name: OpInfo(fn, False) for name, fn in {
     "lt": lt, "le": le, "gt": gt, "ge": ge, "eq": eq, "ne": ne, "argmax": argmax,
     "argmin": argmin}.items()})
