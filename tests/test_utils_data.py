@@ -350,7 +350,8 @@ def test_subset_and_concat_dataset():
     with pytest.raises(ValueError, match="should not be an empty iterable"):
         ConcatDataset([])
     sub = Subset(b, [3, 1])
-    assert len(sub) == 2 and sub[0]["y"] == 9 and [d["y"].data.tolist() for d in DataLoader(sub, batch_size=2)] == [[9, 1]]
+    assert len(sub) == 2 and sub[0]["y"] == 9
+    assert [d["y"].data.tolist() for d in DataLoader(sub, batch_size=2)] == [[9, 1]]
 
 
 @pytest.mark.parametrize("n,lengths,sizes", [(10, [7, 3], [7, 3]), (10, [0.5, 0.3, 0.2], [5, 3, 2]),

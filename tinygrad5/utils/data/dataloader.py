@@ -77,11 +77,12 @@ class DataLoader:
         self.dataset, self.batch_size, self.drop_last = dataset, batch_size, bool(drop_last)
         self.sampler, self.batch_sampler = sampler, batch_sampler
         self.num_workers, self.pin_memory, self.timeout = int(num_workers), pin_memory, timeout
-        self.worker_init_fn, self.multiprocessing_context, self.generator = worker_init_fn, multiprocessing_context, generator
+        self.worker_init_fn, self.generator = worker_init_fn, generator
+        self.multiprocessing_context = multiprocessing_context
         self.prefetch_factor, self.persistent_workers = prefetch_factor, persistent_workers
         self.pin_memory_device, self.in_order = pin_memory_device, in_order
-        auto = self.batch_sampler is not None or (self._iterable and batch_size is not None)
-        self.collate_fn = collate_fn if collate_fn is not None else (default_collate if auto else default_convert)
+        default = default_collate if self._auto_collation else default_convert
+        self.collate_fn = collate_fn if collate_fn is not None else default
         self._workers_started = False
 
     @property
