@@ -117,7 +117,8 @@ def flatten(a: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     if a.ndim == 0:
         return reshape(a, 1)
     s, e = _dim(start_dim, a.ndim, "flatten"), _dim(end_dim, a.ndim, "flatten")
-    return reshape(a, a.shape[:s] + (-1,) + a.shape[e + 1:])
+    # the merged size spelled out: -1 cannot be inferred when another dim is 0 (an empty batch)
+    return reshape(a, a.shape[:s] + (int(np.prod(a.shape[s:e + 1])),) + a.shape[e + 1:])
 
 
 def permute(a: Tensor, *order: Any) -> Tensor:
