@@ -267,6 +267,19 @@ def test_sampler_shards_arrays_for_the_array_loader():
     assert sorted(set(seen)) == list(range(11)) and len(seen) == 12
 
 
+def test_sampler_drives_the_map_style_data_loader():
+    from tinygrad5.utils.data import DataLoader, TensorDataset
+    ds = TensorDataset(tg.Tensor(np.arange(10.0).reshape(10, 1)), tg.Tensor(np.arange(10)))
+    got = []
+    for rank in range(3):
+        sampler = DistributedSampler(ds, num_replicas=3, rank=rank, seed=4)
+        sampler.set_epoch(1)
+        labels = [int(v) for _, yb in DataLoader(ds, batch_size=3, sampler=sampler) for v in yb.data]
+        assert labels == sampler.indices().tolist()
+        got += labels
+    assert sorted(set(got)) == list(range(10)) and len(got) == 12
+
+
 def test_sampler_refuses_bad_arguments():
     with pytest.raises(ValueError, match="rank"):
         DistributedSampler(range(5), num_replicas=2, rank=2)
