@@ -90,11 +90,13 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("preview", help="grid of generated 32x32 characters, 36 classes x N samples; with "
                                        "--compare FILE, generated and real samples of each class in FILE side by side")
     p.add_argument("--out", default=None, help="PNG to write (default glyphs.png, or compare.png with --compare)")
-    p.add_argument("--per-class", type=int, default=None, help="samples per class (default 10; 6 a side with --compare)")
+    p.add_argument("--per-class", type=int, default=None,
+                   help="samples per class (default 10; 6 a side with --compare)")
     p.add_argument("--compare", default=None, metavar="FILE",
                    help="labelled .npz (x, y) or NIST .mat file of real characters to show beside generated ones")
     p.add_argument("--layout", choices=LAYOUTS, default="nist",
-                   help="row layout of --compare FILE: nist = column-major, as NIST36 files (default); upright = row-major")
+                   help="row layout of --compare FILE: nist = column-major, as the NIST36 files (default); "
+                        "upright = row-major")
     p.add_argument("--seed", type=int, default=0)
     p = sub.add_parser("page", help="one generated text page")
     p.add_argument("--out", default="page.png")
