@@ -157,9 +157,6 @@ class Tensor:
             extra += ", requires_grad=True"
         return f"Tensor({body}{extra})"
 
-    def __bool__(self) -> bool:
-        return bool(self.data)
-
     __hash__ = object.__hash__  # __eq__ is elementwise, identity hashing stays
 
     def numpy(self) -> np.ndarray:
@@ -261,7 +258,8 @@ class Tensor:
                 ctx.release()
         _give_to_leaves(leaves, grads)
 
-    # Operators and methods are attached by tinygrad5.ops (see ops/__init__.py).
+    # Operators and methods are attached by tinygrad5.ops (see ops/__init__.py), torch's conveniences
+    # (size(), to(), dtype conversions, number protocols, in-place updates) by tinygrad5/torch_compat.py.
 
 
 def _give_to_leaves(leaves: list[Tensor], grads: dict[int, np.ndarray]) -> None:

@@ -15,7 +15,7 @@ import numpy as np
 from . import dtypes
 from .device import CPU, check as check_device, device
 from .factories import TYPED_TENSORS
-from .ops.elementwise import cast, clip
+from .ops.elementwise import add, cast, clip, div, mul, sub
 from .ops.movement import expand, reshape
 from .tensor import Tensor, is_grad_enabled
 
@@ -135,8 +135,8 @@ def __format__(self: Tensor, spec: str) -> str:  # noqa: N807
 
 
 def __array__(self: Tensor, dtype: Any = None, copy: bool | None = None) -> np.ndarray:  # noqa: N807
-    out = self.data if dtype is None else self.data.astype(dtype, copy=False)
-    return out.copy() if copy else out
+    out = np.asarray(self.data, dtype=dtype)  # asarray: an op may have produced a numpy scalar
+    return out.copy() if copy and out is self.data else out
 
 
 # ---- shapes like another tensor ------------------------------------------------------------------
@@ -163,9 +163,17 @@ def _writable(self: Tensor, what: str) -> None:
                            "tinygrad5.no_grad() (as an optimizer step does) or use the out-of-place form")
 
 
-def _inplace(ufunc: np.ufunc, name: str) -> Any:
+def _inplace(ufunc: np.ufunc, name: str, op: Any = None) -> Any:
+    """An in-place update; the augmented operators (op given) compute out of place instead where the
+    result must join a graph (a non-leaf self, or an other that requires grad), as Python rebinds."""
     def method(self: Tensor, other: Any) -> Tensor:
-        _writable(self, name)
+        graph = is_grad_enabled() and (self.requires_grad or (isinstance(other, Tensor) and other.requires_grad))
+        if graph:
+            if op is not None and not (self.requires_grad and self._ctx is None):
+                return op(self, other)
+            _writable(self, name)
+            raise RuntimeError(f"{name} with an operand that requires grad would drop it from the graph; "
+                               "use the out-of-place form")
         val = other.data if isinstance(other, Tensor) else other
         try:
             ufunc(self.data, val, out=self.data, casting="same_kind")
@@ -224,8 +232,8 @@ _METHODS = {
     "__format__": __format__, "__array__": __array__,
     "view_as": view_as, "reshape_as": view_as, "expand_as": expand_as, "type_as": type_as,
     "contiguous": lambda self, memory_format=None: self,
-    "__iadd__": _inplace(np.add, "+="), "__isub__": _inplace(np.subtract, "-="),
-    "__imul__": _inplace(np.multiply, "*="), "__itruediv__": _inplace(np.true_divide, "/="),
+    "__iadd__": _inplace(np.add, "+=", add), "__isub__": _inplace(np.subtract, "-=", sub),
+    "__imul__": _inplace(np.multiply, "*=", mul), "__itruediv__": _inplace(np.true_divide, "/=", div),
     "add_": _inplace(np.add, "add_"), "sub_": _inplace(np.subtract, "sub_"), "mul_": _inplace(np.multiply, "mul_"),
     "div_": _inplace(np.true_divide, "div_"),
     "clamp": clamp, "clip": clamp, "clamp_": clamp_, "clip_": clamp_, "zero_": zero_, "fill_": fill_, "copy_": copy_,
