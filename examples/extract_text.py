@@ -10,6 +10,11 @@ is trained on the generated handwriting first (ConvNet: 8 epochs, 1.5-3.5 minute
 under 2 minutes) and cached.
 --show writes the photo with each found box and its predicted character drawn on it (one file per
 image when there are several: out-<image name>.png).
+Photos with a long side over 4096 px (vision.io.WORKING_SIDE) are first shrunk by an integer factor to at most that
+(area average; boxes and --show are then in the shrunk photo's pixels). Any image mode Pillow
+opens is read as the picture it shows (16-bit and float greyscale scaled to their own range).
+An image that cannot be read (missing, not an image, under 8 px, over Pillow's decompression-bomb
+limit) gets one error line; the others are still read, and the exit status is then 1.
 """
 from __future__ import annotations
 
@@ -23,8 +28,10 @@ import ocr
 
 from tinygrad5.vision import read_image
 from tinygrad5.vision.debug import draw_boxes
+from tinygrad5.vision.io import WORKING_SIDE
 
 PROG = "extract_text"
+MIN_SIDE = 8  # pixels: smaller images cannot hold a letter (binarize.to_grey refuses them)
 
 
 def annotate(image: np.ndarray, result: ocr.PageResult) -> np.ndarray:
@@ -61,9 +68,18 @@ def show_path(show: Path, image_path: Path, several: bool) -> Path:
     return show.with_name(f"{show.stem}-{image_path.stem}{show.suffix or '.png'}")
 
 
+def report_error(path: Path, e: BaseException) -> None:
+    """One stderr line naming the image and what is wrong with it."""
+    # read_image's messages already name the file; others may not.
+    why = str(e) if str(path) in str(e) else f"cannot read {path}: {e}"
+    print(f"{PROG}: error: {why}", file=sys.stderr)
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """Command-line flags."""
-    p = argparse.ArgumentParser(prog=PROG, description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog=PROG, description=__doc__.splitlines()[0],
+                                epilog=f"Photos whose long side exceeds {WORKING_SIDE} px are downscaled to at most "
+                                       f"{WORKING_SIDE} px first (an integer factor, area average).")
     p.add_argument("images", nargs="+", type=Path, help="photos of handwriting (JPEG, PNG, ...)")
     p.add_argument("--model", type=Path, default=None, help="checkpoint written by an example (model.npz)")
     p.add_argument("--arch", choices=ocr.ARCHS, default="convnet", help="which cached/auto-trained model to use")
@@ -81,11 +97,14 @@ def main(argv: list[str] | None = None) -> int:
     failed = False
     for path in args.images:
         try:
-            images.append((path, read_image(path)))
+            image = read_image(path, max_side=WORKING_SIDE)
+            if min(image.shape[:2]) < MIN_SIDE:
+                h, w = image.shape[:2]
+                raise ValueError(f"{path} is {w}×{h} pixels, too small to hold letters "
+                                 f"(at least {MIN_SIDE}×{MIN_SIDE} needed)")
+            images.append((path, image))
         except (OSError, ValueError) as e:
-            # read_image's messages already name the file; other OS errors may not.
-            why = str(e) if str(path) in str(e) else f"cannot read {path}: {e}"
-            print(f"{PROG}: error: {why}", file=sys.stderr)
+            report_error(path, e)
             failed = True
     if not images:
         return 1
@@ -99,7 +118,13 @@ def main(argv: list[str] | None = None) -> int:
     for i, (path, image) in enumerate(images):
         if several:
             print(("\n" if i else "") + f"== {path} ==")
-        result = ocr.read_page(image, model, meta)
+        try:
+            result = ocr.read_page(image, model, meta)
+        except (ValueError, MemoryError) as e:
+            # One bad image must not cost the others their reading.
+            report_error(path, e)
+            failed = True
+            continue
         if len(result.boxes) == 0:
             print(f"no text found in {path}")
         else:
