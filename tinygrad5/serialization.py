@@ -99,8 +99,9 @@ class _Encoder:
         if isinstance(obj, (list, tuple)):
             return {"t": "list" if isinstance(obj, list) else "tuple",
                     "items": [self.encode(v, path + [str(i)]) for i, v in enumerate(obj)]}
-        raise TypeError(f"save: {'/'.join(path) or '<root>'} is a {type(obj).__name__}; checkpoints hold "
-                        "dicts, lists, tuples, arrays, Tensors, numbers, strings, bools and None")
+        raise TypeError(f"save: {'/'.join(path) or '<root>'} is a {type(obj).__name__}; checkpoints are "
+                        "pickle-free and hold dicts, lists, tuples, arrays, Tensors, numbers, strings, bools and "
+                        "None (save model.state_dict() or optimizer.state_dict(), not the object)")
 
 
 def _short(text: str, keep: int = 40) -> str:
