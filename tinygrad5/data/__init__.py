@@ -15,11 +15,13 @@ from .loader import DataLoader
 from .nist36 import DATA_DIR_ENV, SPLITS, find_nist36_dir, load_nist36
 from .pages import PageTruth, make_page, random_lines
 from .synthetic import GENERATOR_VERSION, SPLIT_SIZES, load_synthetic, render_char
+from . import transforms
 
 __all__ = [
     "CLASSES", "NUM_CLASSES", "IMAGE_SIZE", "SPLITS", "SPLIT_SIZES", "GENERATOR_VERSION", "DATA_DIR_ENV",
     "class_index", "one_hot", "to_layout", "load_nist36", "find_nist36_dir", "load_synthetic",
     "render_char", "load_dataset", "DataLoader", "dataset_source", "make_page", "random_lines", "PageTruth",
+    "transforms",
 ]
 
 
