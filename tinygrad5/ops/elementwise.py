@@ -180,7 +180,7 @@ def _operand(x: Any, like: Tensor | None) -> Tensor:
     """x as a Tensor; a Python int beside an integer tensor keeps that tensor's dtype (torch: int64 + 2
     is int64), other Python numbers take like's float dtype (or float32)."""
     if (like is not None and type(x) is int and like.data.dtype.kind in "iu"
-            and np.can_cast(np.min_scalar_type(x), like.data.dtype)):
+            and np.iinfo(like.data.dtype).min <= x <= np.iinfo(like.data.dtype).max):
         return Tensor._make(np.array(x, dtype=like.data.dtype))
     return as_tensor(x, like)
 
