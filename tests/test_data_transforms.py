@@ -140,7 +140,7 @@ def test_scale_grows_and_shrinks_the_ink(letters):
 
 def test_stroke_width_thickens_and_thins_by_morphology(letters):
     thick = T.StrokeWidth(p_thicken=1.0, p_thin=0.0, amount=(1.0, 1.0))(letters, np.random.default_rng(0))
-    thin = T.StrokeWidth(p_thicken=0.0, p_thin=1.0, amount=(1.0, 1.0))(letters, np.random.default_rng(0))
+    thin = T.StrokeWidth(p_thicken=0.0, p_thin=1.0, amount=(1.0, 1.0), keep_ink=0.0)(letters, np.random.default_rng(0))
     m = ink_mass(letters)
     assert np.all(ink_mass(thick) > 1.3 * m) and np.all(ink_mass(thin) < 0.8 * m)
     fp = np.zeros((3, 3), bool)
@@ -156,6 +156,18 @@ def test_stroke_width_thickens_and_thins_by_morphology(letters):
     half = T.StrokeWidth(p_thicken=1.0, p_thin=0.0, amount=(0.5, 0.5), footprint="square")
     half = half(letters, np.random.default_rng(0))
     assert np.all(ink_mass(half) > m) and np.all(ink_mass(half) < ink_mass(thick) + 1e-3 * m)
+
+
+def test_thinning_keeps_a_share_of_the_ink(letters):
+    fine = np.ones((2, 32, 32), np.float32)
+    fine[:, 4:28, 15] = 0.0  # a one-pixel stroke: a full max filter would erase it
+    fine[1, 4:28, 16] = 0.5
+    t = T.StrokeWidth(p_thicken=0.0, p_thin=1.0, amount=(1.0, 1.0), keep_ink=0.6)
+    for batch in (fine, letters.reshape(16, 32, 32)):
+        before, after = ink_mass(batch), ink_mass(t(batch, np.random.default_rng(0)))
+        assert np.all(after >= 0.6 * before - 1e-3) and np.all(after < before)
+    erased = T.StrokeWidth(p_thicken=0.0, p_thin=1.0, amount=(1.0, 1.0), keep_ink=0.0)(fine, np.random.default_rng(0))
+    assert ink_mass(erased)[0] == 0
 
 
 def test_stroke_width_choice_follows_the_probabilities(letters):

@@ -11,7 +11,8 @@ Value range: for inputs in [0, 1], the geometric, stroke-width and blur transfor
 within [min(input), max(input, fill)] (they average or pick neighbouring values and paper), and
 :class:`InkJitter` clips its output to its ``clip`` range (default [-0.2, 1.2], a little wider than
 the -0.14..1.12 of real NIST scans), so the default pipeline stays within [-0.2, 1.2].
-Non-finite input values are not checked; NaN spreads to the pixels that sample it.
+Non-finite input values are not checked: a NaN spoils the output pixels that read it (the
+warps' neighbours, the blur and overshoot windows); the 3x3 min/max filters may drop or keep it.
 """
 from __future__ import annotations
 
@@ -145,11 +146,13 @@ class StrokeWidth(Transform):
     With probability ``p_thicken`` a sample gets a min filter (ink spreads one pixel), with
     ``p_thin`` a max filter (paper eats one pixel of ink), otherwise it is unchanged; the filtered
     image is blended in by a fraction drawn from ``amount`` (fractional widening). The window is a
-    3x3 plus (``footprint="plus"``) or the full square.
+    3x3 plus (``footprint="plus"``) or the full square. Thinning keeps at least ``keep_ink`` of a
+    sample's ink (its blend fraction is lowered if need be), so strokes a pixel or two wide are
+    lightened rather than erased.
     """
 
     def __init__(self, p_thicken: float = 0.3, p_thin: float = 0.3, amount: Sequence[float] = (0.5, 1.0),
-                 footprint: str = "plus", fill: float = 1.0) -> None:
+                 footprint: str = "plus", keep_ink: float = 0.6, fill: float = 1.0) -> None:
         for name, p in (("p_thicken", p_thicken), ("p_thin", p_thin)):
             if not (isinstance(p, (int, float)) and 0.0 <= p <= 1.0):
                 raise ValueError(f"StrokeWidth: {name} must be a probability in [0, 1], got {p!r}")
@@ -160,7 +163,9 @@ class StrokeWidth(Transform):
         self.amount = pair(amount, "StrokeWidth amount", symmetric=False)
         if not 0.0 <= self.amount[0] <= self.amount[1] <= 1.0:
             raise ValueError(f"StrokeWidth: amount must lie within [0, 1], got {amount!r}")
-        self.p_thicken, self.p_thin = float(p_thicken), float(p_thin)
+        if not (isinstance(keep_ink, (int, float)) and 0.0 <= keep_ink <= 1.0):
+            raise ValueError(f"StrokeWidth: keep_ink must be a fraction in [0, 1], got {keep_ink!r}")
+        self.p_thicken, self.p_thin, self.keep_ink = float(p_thicken), float(p_thin), float(keep_ink)
         self.footprint, self.fill = footprint, float(fill)
 
     def _apply(self, imgs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -175,12 +180,18 @@ class StrokeWidth(Transform):
                 sub = imgs[idx]
                 filtered = np.empty_like(sub)
                 morph3x3(sub, mode, self.footprint == "square", self.fill, filtered)
-                out[idx] = sub + t[idx] * (filtered - sub)
+                frac = t[idx]
+                if mode == 1 and self.keep_ink > 0:
+                    ink = np.maximum(self.fill - sub, 0).sum(axis=(1, 2), dtype=np.float64)
+                    lost = ink - np.maximum(self.fill - filtered, 0).sum(axis=(1, 2), dtype=np.float64)
+                    cap = (1.0 - self.keep_ink) * ink / np.maximum(lost, 1e-12)
+                    frac = np.fmin(frac, cap.astype(np.float32)[:, None, None])  # fmin: a NaN pixel caps nothing
+                out[idx] = sub + frac * (filtered - sub)
         return out
 
     def __repr__(self) -> str:
         return (f"StrokeWidth(p_thicken={self.p_thicken}, p_thin={self.p_thin}, amount={self.amount}, "
-                f"footprint={self.footprint!r})")
+                f"footprint={self.footprint!r}, keep_ink={self.keep_ink})")
 
 
 def _run(t: Callable, imgs: np.ndarray, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
