@@ -7,7 +7,6 @@ tinygrad5's run starts from those weights (torch.load in the script): the per-st
 agree to 1e-4 relative. Without torch, tinygrad5's run alone must train (losses fall, files load).
 """
 import json
-import os
 import subprocess
 import sys
 import textwrap
