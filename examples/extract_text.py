@@ -3,6 +3,7 @@
     python examples/extract_text.py photo.jpg                       # ConvNet, cached or trained on first use
     python examples/extract_text.py a.jpg b.png --arch mlp
     python examples/extract_text.py photo.jpg --model runs/convnet/model.npz --show boxes.png
+    python examples/extract_text.py photo.jpg --train-data emnist --data-dir ~/emnist   # first model on EMNIST
 
 Without --model the checkpoint is runs/{arch}/model.npz when present, else
 $TINYGRAD5_CACHE/models/{arch}.npz (default ~/.cache/tinygrad5/models/); when neither exists a model
@@ -21,9 +22,11 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
+import common
 import ocr
 
 from tinygrad5.vision import read_image
@@ -86,7 +89,25 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--epochs", type=int, default=None, help="epochs when a model must be trained first")
     p.add_argument("--show", type=Path, default=None, help="write the photo with boxes and characters here")
     p.add_argument("--no-progress", action="store_true", help="no progress bar while training")
-    return p.parse_args(argv)
+    p.add_argument("--train-data", choices=common.DATA_CHOICES, default="synthetic",
+                   help="what a first model is trained on when there is no --model (cached per data set)")
+    p.add_argument("--data-dir", type=Path, default=None, help="folder holding the --train-data files")
+    p.add_argument("--emnist-split", choices=common.EMNIST_SPLITS, default="balanced",
+                   help="EMNIST split with --train-data emnist")
+    args = p.parse_args(argv)
+    if args.train_data == "nist36" and args.data_dir is None:
+        args.data_dir = common.find_nist36_dir()  # $TINYGRAD5_NIST36, when it holds the files
+    if args.train_data != "synthetic" and args.data_dir is None:
+        p.error(f"--train-data {args.train_data} needs --data-dir DIR, the folder with its files")
+    return args
+
+
+def training_data(args: argparse.Namespace) -> tuple[str, Callable[[], dict]]:
+    """The cache tag of --train-data and a function loading its train and valid splits."""
+    if args.train_data == "nist36":
+        return "nist36", lambda: {s: common.load_nist36(args.data_dir, s) for s in ("train", "valid")}
+    tag = f"emnist-{args.emnist_split}" if args.train_data == "emnist" else args.train_data
+    return tag, lambda: common.public_splits(args.train_data, args.data_dir, args.emnist_split)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -108,11 +129,13 @@ def main(argv: list[str] | None = None) -> int:
             failed = True
     if not images:
         return 1
+    tag, load_data = training_data(args) if args.train_data != "synthetic" else ("synthetic", None)
     try:
         model, meta, _ = ocr.get_model(args.model, args.arch, progress=not args.no_progress, epochs=args.epochs,
-                                       log=lambda m: print(m, file=sys.stderr))
-    except (OSError, ValueError, KeyError) as e:
-        print(f"{PROG}: error: cannot load model {args.model}: {e}", file=sys.stderr)
+                                       log=lambda m: print(m, file=sys.stderr), data=tag, load_data=load_data)
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        what = f"load model {args.model}" if args.model is not None else f"get the {args.arch} model ({tag})"
+        print(f"{PROG}: error: cannot {what}: {e}", file=sys.stderr)
         return 2
     several = len(args.images) > 1
     for i, (path, image) in enumerate(images):

@@ -264,3 +264,73 @@ def test_bad_arguments_and_mat(tmp_path):
     scipy.io.savemat(str(tmp_path / "emnist-digits.mat"), {"images": np.zeros((2, 784))})
     with pytest.raises(DatasetFileError, match=r"emnist-digits.mat: expected EMNIST's layout, .*found keys \['images'\]"):
         load_emnist(tmp_path, "digits")
+
+
+# ----------------------------------------------------------------------------- the examples' --data flags
+
+def _examples():
+    import sys
+    root = Path(__file__).resolve().parents[1] / "examples"
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    import common
+    return common
+
+
+def balanced_folder(folder: Path, per_class: int = 2) -> Path:
+    """EMNIST balanced train (47 classes x per_class) and test (47) files, each glyph shifted by its index."""
+    chars = SPLIT_CHARS["balanced"]
+    folder.mkdir(parents=True, exist_ok=True)
+    for subset, k in (("train", per_class), ("test", 1)):
+        labels = np.tile(np.arange(len(chars)), k).astype(np.uint8)
+        images = glyph_l(len(labels))
+        for i in range(len(labels)):
+            images[i] = np.roll(images[i], i % 5, axis=1)
+        write_emnist_idx(folder, "balanced", subset, images, labels)
+    return folder
+
+
+def test_examples_load_emnist_and_mnist_splits(tmp_path):
+    common = _examples()
+    balanced_folder(tmp_path, per_class=2)                      # 94 train, 47 test; 36 + 36 upper-case kept
+    args = common.parse_args("t", "test", 1, 8, 0.1, argv=["--data", "emnist", "--data-dir", str(tmp_path),
+                                                           "--out", str(tmp_path / "out")])
+    assert args.emnist_split == "balanced"
+    splits = common.load_splits(args)
+    assert [len(splits[s][1]) for s in ("train", "valid", "test")] == [60, 12, 36]
+    assert set(splits["train"][1]) | set(splits["valid"][1]) == set(range(36))
+    again = common.load_splits(args)
+    np.testing.assert_array_equal(again["valid"][0], splits["valid"][0])   # a fixed carve
+    write_idx(tmp_path / "train-images-idx3-ubyte", glyph_l(12), gz=True)
+    write_idx(tmp_path / "train-labels-idx1-ubyte", np.arange(12) % 10, gz=True)
+    write_idx(tmp_path / "t10k-images-idx3-ubyte", glyph_l(5), gz=True)
+    write_idx(tmp_path / "t10k-labels-idx1-ubyte", np.arange(5), gz=True)
+    args = common.parse_args("t", "test", 1, 8, 0.1, argv=["--data", "mnist", "--data-dir", str(tmp_path),
+                                                           "--out", str(tmp_path / "out")])
+    splits = common.load_splits(args)
+    assert [len(splits[s][1]) for s in ("train", "valid", "test")] == [10, 2, 5]
+    assert splits["test"][1].tolist() == list(range(26, 31))
+
+
+def test_examples_data_errors_exit_cleanly(tmp_path, capsys):
+    common = _examples()
+    with pytest.raises(SystemExit) as exc:
+        common.parse_args("t", "test", 1, 8, 0.1, argv=["--data", "mnist", "--out", str(tmp_path)])
+    assert exc.value.code == 2 and "--data mnist needs --data-dir DIR" in capsys.readouterr().err
+    args = common.parse_args("t", "test", 1, 8, 0.1, argv=["--data", "emnist", "--emnist-split", "letters",
+                                                           "--data-dir", str(tmp_path), "--out", str(tmp_path)])
+    with pytest.raises(SystemExit) as exc:
+        common.load_splits(args)
+    assert "emnist-letters-train-images-idx3-ubyte.gz" in str(exc.value.code)
+    assert "https://www.nist.gov/itl/products-and-services/emnist-dataset" in str(exc.value.code)
+
+
+def test_mlp_example_runs_on_emnist(tmp_path, capsys):
+    _examples()
+    import mlp_nist36
+    balanced_folder(tmp_path / "emnist", per_class=2)
+    mlp_nist36.main(["--data", "emnist", "--data-dir", str(tmp_path / "emnist"), "--quick", "--no-progress",
+                     "--out", str(tmp_path / "run")])
+    out = capsys.readouterr().out
+    assert "data: emnist, train 60 / valid 12 / test 36 images" in out
+    assert "mlp: epochs=2 " in out and (tmp_path / "run" / "model.npz").is_file()

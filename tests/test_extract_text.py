@@ -11,6 +11,7 @@ from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "examples"))
+sys.path.insert(0, str(ROOT / "tests"))
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 
 import eval_pages  # noqa: E402
@@ -171,6 +172,35 @@ def test_cli_help_names_the_working_size(capsys):
         extract_text.parse_args(["--help"])
     out = " ".join(capsys.readouterr().out.split())
     assert "Photos whose long side exceeds 4096 px are downscaled to at most 4096 px first" in out
+
+
+def test_cli_train_data_emnist(cache, page_png, tmp_path, capsys):
+    """--train-data emnist trains the first model on EMNIST's files and caches it per data set."""
+    from test_data_emnist import balanced_folder
+
+    folder = balanced_folder(tmp_path / "emnist", per_class=2)
+    argv = [str(page_png), "--arch", "mlp", "--epochs", "1", "--no-progress", "--train-data", "emnist",
+            "--data-dir", str(folder)]
+    assert extract_text.main(argv) == 0
+    captured = capsys.readouterr()
+    ckpt = cache / "models" / "mlp-emnist-balanced.npz"
+    assert f"training one on emnist-balanced, saving it to {ckpt}" in captured.err
+    assert [len(s.replace(" ", "")) for s in captured.out.strip().splitlines()] == [4, 3]
+    _, meta = ocr.models.load_model(ckpt)
+    assert meta["data"] == "emnist-balanced" and meta["epochs"] == 1
+    assert extract_text.main(argv) == 0                     # second time: loaded, not trained
+    assert "training" not in capsys.readouterr().err
+
+
+def test_cli_train_data_errors(page_png, tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        extract_text.main([str(page_png), "--train-data", "mnist"])
+    assert "--train-data mnist needs --data-dir DIR" in capsys.readouterr().err
+    assert extract_text.main([str(page_png), "--arch", "mlp", "--train-data", "mnist", "--data-dir",
+                              str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith("extract_text: error: cannot get the mlp model (mnist): MNIST train file(s) not found in")
+    assert "train-images-idx3-ubyte.gz and train-labels-idx1-ubyte.gz" in err and "yann.lecun.com" in err
 
 
 # ----------------------------------------------------------------------------- checkpoints
