@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from . import dtypes
-from .device import CPU, check as check_device, device
+from .device import CPU, check as check_device, device as _device_cls
 from .factories import TYPED_TENSORS
 from .ops.elementwise import add, cast, clip, div, mul, sub
 from .ops.movement import expand, reshape
@@ -61,8 +61,6 @@ def to(self: Tensor, *args: Any, dtype: Any = None, device: Any = None, non_bloc
     out = self if dtype is None else cast(self, dtypes.to_numpy(dtype))
     return out.clone() if copy and out is self else out
 
-
-_device_cls = device
 
 
 def cpu(self: Tensor) -> Tensor:
