@@ -72,9 +72,12 @@ class Transform:
 
 
 def gauss_taps(sigma: np.ndarray, truncate: float = 3.0) -> np.ndarray:
-    """(n, 2r+1) float32 Gaussian taps summing to 1 for n standard deviations, r = ceil(truncate * max)."""
+    """(n, 2r+1) float32 Gaussian taps summing to 1 for n standard deviations, r = ceil(truncate * max).
+
+    r is at least 4: nine taps take the blur kernel's fast path (a wider zero tail costs nothing).
+    """
     s = np.maximum(np.asarray(sigma, dtype=np.float64), 1e-6)  # sigma 0: exactly the identity
-    r = max(1, math.ceil(truncate * float(s.max(initial=0.0))))
+    r = max(4, math.ceil(truncate * float(s.max(initial=0.0))))
     t = np.arange(-r, r + 1)
     taps = np.exp(-(t[None, :] ** 2) / (2 * s[:, None] ** 2))
     taps /= taps.sum(axis=1, keepdims=True)
