@@ -1,4 +1,5 @@
-"""numba kernels behind tinygrad5.data.transforms: bilinear warps and 3x3 grey-level morphology.
+"""numba kernels behind tinygrad5.data.transforms: bilinear warps, 3x3 grey-level morphology, a
+separable blur with per-sample taps, and InkJitter's tone curve and unsharp mask.
 
 Every kernel reads a float32 (N, H, W) batch and writes a fresh (N, H, W) output, one sample at a
 time on the calling thread: a 32-image batch is ~30 k pixels, far below what a parallel launch
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._jit import FASTMATH, JIT, njit
+from ._jit import JIT, njit
 
 
 @njit(inline="always", **JIT)
@@ -148,7 +149,7 @@ def _taps_general(src, tp, step, dst):
             dst[q] += c * s[q]
 
 
-@njit(inline="always", fastmath=FASTMATH, **JIT)
+@njit(inline="always", **JIT)
 def _taps9(src, tp, step, dst):
     """_taps_general for exactly 9 taps: the sum stays in registers (2.4x faster, measured)."""
     n = dst.shape[0]
