@@ -117,6 +117,35 @@ def warp_field(img, dy, dx, fill, out):
 
 
 @njit(**JIT)
+def warp_affine_field(img, inv, dy, dx, fill, out):
+    """out[n, i, j] = img[n] sampled at inv[n] @ (j + dx[n, i, j], i + dy[n, i, j], 1): a displacement,
+    then an affine map, in one bilinear resampling."""
+    n, h, w = img.shape
+    w2 = w + 2
+    pad = np.empty((h + 2, w2), dtype=img.dtype)
+    flat = pad.reshape(-1)
+    ii = np.empty(h * w, np.float32)
+    jj = np.empty(h * w, np.float32)
+    for i in range(h):
+        for j in range(w):
+            ii[i * w + j], jj[i * w + j] = i, j
+    ys, xs, fys, fxs = np.empty_like(ii), np.empty_like(ii), np.empty_like(ii), np.empty_like(ii)
+    ks = np.empty(h * w, np.uint32)
+    fill = img.dtype.type(fill)
+    for s in range(n):
+        _pad(img[s], fill, pad)
+        a, b, c = np.float32(inv[s, 0, 0]), np.float32(inv[s, 0, 1]), np.float32(inv[s, 0, 2])
+        d, e, f = np.float32(inv[s, 1, 0]), np.float32(inv[s, 1, 1]), np.float32(inv[s, 1, 2])
+        ddy, ddx = dy[s].reshape(-1), dx[s].reshape(-1)
+        for q in range(h * w):
+            y, x = ii[q] + ddy[q], jj[q] + ddx[q]
+            ys[q] = d * x + e * y + f
+            xs[q] = a * x + b * y + c
+        _coords(ys, xs, h, w, w2, ks, fys, fxs)
+        _gather(flat, ks, fys, fxs, w2, out[s].reshape(-1))
+
+
+@njit(**JIT)
 def morph3x3(img, mode, square, fill, out):
     """Grey-level 3x3 morphology: mode 0 min filter, 1 max filter; a plus-shaped window unless square."""
     n, h, w = img.shape
