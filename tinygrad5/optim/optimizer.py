@@ -61,11 +61,14 @@ class Optimizer:
             if not group[k] >= 0:
                 raise ValueError(f"{type(self).__name__}: invalid {k} {group[k]} (must be >= 0)")
 
-    def zero_grad(self) -> None:
-        """Set every parameter's gradient to None."""
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Drop every parameter's gradient (torch's default), or fill it with zeros when set_to_none=False."""
         for g in self.param_groups:
             for p in g["params"]:
-                p.grad = None
+                if set_to_none or p.grad is None:
+                    p.grad = None
+                else:
+                    p.grad.data[...] = 0
 
     def step(self) -> None:
         """Update every parameter that has a gradient."""
