@@ -35,7 +35,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .backend import get_backend
-from .jit_tape import Recorder, recording
+from .jit_tape import Recorder, last_uses, recording
 from .tensor import Tensor
 from .threads import get_num_threads
 
@@ -100,6 +100,15 @@ def _spec_sig(spec: Any) -> Any:
     return (kind.__name__, tuple(_spec_sig(x) for x in body))
 
 
+def _spec_slots(spec: Any) -> list[int]:
+    kind, body = spec
+    if kind == "T":
+        return [body]
+    if kind == "value":
+        return []
+    return [s for x in (body.values() if kind == "dict" else body) for s in _spec_slots(x)]
+
+
 def _build(spec: Any, env: list) -> Any:
     kind, body = spec
     if kind == "T":
@@ -120,7 +129,9 @@ class _Capture:
 
     def __init__(self, rec: Recorder, key: tuple, mode: tuple, spec: Any) -> None:
         self.key, self.mode, self.spec = key, mode, spec
-        self.tape, self.template = rec.tape, rec.template
+        self.template = rec.template
+        keep = {i for i, v in enumerate(rec.template) if v is not None} | set(_spec_slots(spec))
+        self.tape = list(zip(rec.tape, last_uses(rec.uses, keep)))
         self.n_inputs = rec.n_inputs
         self.model = rec.model
         self.modules = [(m, m.training) for m in rec.modules.values()]
@@ -153,8 +164,10 @@ class _Capture:
         env = self.template.copy()
         for i, x in enumerate(flat):
             env[i] = x.data if isinstance(x, Tensor) else x
-        for run in self.tape:
+        for run, drop in self.tape:
             run(env, flat)
+            for s in drop:
+                env[s] = None
         return _build(self.spec, env)
 
 

@@ -66,6 +66,7 @@ class Recorder:
         self.template: list[Any] = []      # env's starting values: None where filled per replay
         self.tape: list[Callable[[list, list], None]] = []  # run(env, the call's flat arguments)
         self.sig: list[Any] = []
+        self.uses: list[tuple[tuple[int, ...], tuple[int, ...]]] = []  # per entry: env positions read, written
         self.slot_of: dict[int, int] = {}  # id(array) -> env position
         self.keep: list[Any] = []          # everything recorded stays alive, so ids stay unique
         self.model: list[tuple[Tensor, np.ndarray]] = []  # tensors whose arrays the tape holds
@@ -128,6 +129,7 @@ class Recorder:
         c, o = self._slot(ctx, None), self._slot(out, None)
         self.ctx_slot[id(ctx)] = c
         self.tape.append(_forward(cls, stubs, list(ins), {k: v[0] for k, v in kw.items()}, c, o))
+        self.uses.append((tuple(ins) + tuple(_positions(v[0] for v in kw.values())), (c, o)))
         self.sig.append(("fwd", cls, sigs, tuple(sorted((k, v[1]) for k, v in kw.items())),
                          tuple(s.requires_grad for s in stubs), c, o))
         if _t._grad_enabled and any(s.requires_grad for s in stubs):
@@ -146,6 +148,7 @@ class Recorder:
         g = np.array(1, dt) if shape == () else np.ones(shape, dt)
         gs = self._slot(g, None)
         self.tape.append(_seed(gs, shape, dt))
+        self.uses.append(((), (gs,)))
         self.sig.append(("seed", gs, shape, dt.str))
         grads: dict[int, np.ndarray] = {id(root): g}
         heap = [(-ctx.seq, id(root), root)]
@@ -165,6 +168,7 @@ class Recorder:
             outs = [None if pg is None else self._slot(pg, None) for pg in pgrads]
             c = self.ctx_slot[id(ctx)]
             self.tape.append(_backward(c, self.slot_of[id(g)], outs, single, retain_graph))
+            self.uses.append(((c, self.slot_of[id(g)]), tuple(s for s in outs if s is not None)))
             self.sig.append(("bwd", c, self.slot_of[id(g)], tuple(outs), single, retain_graph))
             for p, pg in zip(ctx.parents, pgrads):
                 if pg is None or not p.requires_grad:
@@ -193,6 +197,7 @@ class Recorder:
         out = fn(a, arg)
         i, o = self.slot_of[id(a)], self._slot(out, None)
         self.tape.append(lambda env, args: env.__setitem__(o, fn(env[i], arg)))
+        self.uses.append(((i,), (o,)))
         self.sig.append((fn.__name__, i, o, repr(arg)))
         return out
 
@@ -200,6 +205,7 @@ class Recorder:
         out = fn(a, b)
         i, j, o = self.slot_of[id(a)], self.slot_of[id(b)], self._slot(out, None)
         self.tape.append(lambda env, args: env.__setitem__(o, fn(env[i], env[j])))
+        self.uses.append(((i, j), (o,)))
         self.sig.append((fn.__name__, i, j, o))
         return out
 
@@ -217,18 +223,45 @@ class Recorder:
                 refs.append(("model", t))
         slots = [self.slot_of[id(grads[id(t)])] for t in leaves]
         self.tape.append(_give(refs, slots))
+        self.uses.append((tuple(slots), ()))
         self.sig.append(("leaves", tuple(r[0] == "in" and r[1] or id(r[1]) for r in refs), tuple(slots)))
         _t._give_to_leaves(leaves, grads)
 
     def method_call(self, obj: Any, fn: Callable, args: tuple, kwargs: dict) -> Any:
         """Optimizer.step / zero_grad and Module.zero_grad: replayed as calls on the same object."""
         self.tape.append(lambda env, _: fn(obj, *args, **kwargs))
+        self.uses.append(((), ()))
         self.sig.append(("call", fn.__qualname__, id(obj), repr(args), repr(sorted(kwargs.items()))))
         self.in_optimizer += 1
         try:
             return fn(obj, *args, **kwargs)
         finally:
             self.in_optimizer -= 1
+
+
+def _positions(specs: Any) -> list[int]:
+    """The env positions inside keyword-argument specs."""
+    out: list[int] = []
+    for spec in specs:
+        if spec[0] == "env":
+            out.append(spec[1])
+        elif spec[0] == "tuple":
+            out += _positions(spec[1])
+    return out
+
+
+def last_uses(uses: list, keep: set[int]) -> list[tuple[int, ...]]:
+    """Per entry, the env positions no later entry reads: a replay drops them there, so arrays
+    die as early as in eager execution (live arrays would push numpy's allocator to fresh pages)."""
+    last: dict[int, int] = {}
+    for k, (reads, writes) in enumerate(uses):
+        for s in writes + reads:
+            last[s] = k
+    drops: list[list[int]] = [[] for _ in uses]
+    for s, k in last.items():
+        if s not in keep:
+            drops[k].append(s)
+    return [tuple(d) for d in drops]
 
 
 def _forward(cls: type, stubs: tuple, ins: list[int], kw: dict[str, Any], c: int, o: int) -> Callable:
