@@ -21,7 +21,7 @@ from .random import manual_seed
 from .serialization import CheckpointError, load, save
 from .threads import get_num_threads, set_num_threads
 from .tensor import Function, Tensor, enable_grad, is_grad_enabled, no_grad, set_grad_enabled
-from . import accelerator, autograd, cuda, dtypes
+from . import accelerator, autograd, cuda, distributed, dtypes
 from .device import device
 from .dtypes import DType as dtype
 from .dtypes import bool_ as bool  # noqa: A001 (torch's names, shadowing builtins inside this module only)
