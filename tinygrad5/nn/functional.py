@@ -4,8 +4,6 @@ Like torch.nn.functional, these take all weights as arguments; the layer classes
 """
 from __future__ import annotations
 
-import numpy as np
-
 from ..ops import (abs, add, amax, amin, argmax, argmin, avg_pool2d, batch_norm, broadcast_to, cast, cat, clip,
                    clone, conv2d, conv2d_relu_max_pool2d, cross_entropy, div, eq, exp,
                    expand, flatten, ge, getitem, gt, le, leaky_relu, linear, log, log_softmax, lt, matmul,
