@@ -29,7 +29,8 @@ _t = sys.modules[Tensor.__module__]  # the engine's module (the package's name `
 
 _DATA, _GRAD = Tensor.__dict__["data"], Tensor.__dict__["grad"]
 # modules whose reads of `.data` feed recorded ops (or only look at shapes): not value reads
-_INTERNAL = ("tinygrad5.tensor", "tinygrad5.ops", "tinygrad5.backend", "tinygrad5.jit", "tinygrad5.dtypes",
+_INTERNAL = ("tinygrad5.tensor", "tinygrad5.ops", "tinygrad5.factories", "tinygrad5.backend", "tinygrad5.jit",
+             "tinygrad5.dtypes",
              "tinygrad5.nn.functional", "tinygrad5.nn.fusion", "tinygrad5.nn.layers", "tinygrad5.nn.containers",
              "tinygrad5.nn.activations", "tinygrad5.nn.loss", "tinygrad5.nn.dropout", "tinygrad5.nn.pooling",
              "tinygrad5.nn.module", "tinygrad5.torch_compat")
