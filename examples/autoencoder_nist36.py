@@ -40,7 +40,7 @@ def reconstruct(model: tg.nn.Module, x: np.ndarray, batch: int = 512) -> np.ndar
 def main(argv: list[str] | None = None) -> None:
     args = common.parse_args("autoencoder", __doc__.splitlines()[0], epochs=100, batch_size=36, lr=3e-5,
                              extra=lambda p: p.add_argument("--momentum", type=float, default=0.9), argv=argv,
-                             augment=AUGMENT)
+                             augment=AUGMENT, augment_note="; the augmented image is both input and target")
     splits = common.load_splits(args)
     if distributed.is_main():
         print(common.header(args, splits))

@@ -24,16 +24,17 @@ QUICK_PER_CLASS = {"train": 20, "valid": 8, "test": 8}  # --quick: a small subse
 DATA_CHOICES = ("synthetic", "nist36", "emnist", "mnist")
 AUGMENT_CHOICES = ("none", "light", "medium", "strong")
 AUGMENT_HELP = ("training-time augmentation of each batch (tinygrad5.data.transforms.default_augmentation): "
-                "per letter, stroke thickening or thinning, rotation up to 10 degrees, shear up to 10, scale "
-                "0.85-1.1, shifts up to 2 px, an elastic warp, a slight blur, and ink, paper, contrast and "
-                "edge-overshoot jitter; light and strong scale these by 0.5 and 1.5, none trains on the "
+                "per letter, at medium: stroke thickening or thinning, rotation up to 10 degrees, shear up "
+                "to 10, scale 0.85-1.1, shifts up to 2 px, an elastic warp, a slight blur, and ink, paper, "
+                "contrast and edge-overshoot jitter; light and strong scale these by 0.5 and 1.5, none trains on the "
                 "images as they are")
 
 
 def parse_args(name: str, description: str, epochs: int, batch_size: int, lr: float,
                extra: Callable[[argparse.ArgumentParser], None] | None = None,
-               argv: list[str] | None = None, augment: str = "none") -> argparse.Namespace:
-    """The common flags (`augment` is the script's default --augment); `extra` adds a script's own.
+               argv: list[str] | None = None, augment: str = "none", augment_note: str = "") -> argparse.Namespace:
+    """The common flags (`augment` is the script's default --augment, `augment_note` adds to its help);
+    `extra` adds a script's own.
 
     With --distributed this joins the MPI world (distributed.setup); only rank 0 creates --out.
     """
@@ -53,7 +54,7 @@ def parse_args(name: str, description: str, epochs: int, batch_size: int, lr: fl
     p.add_argument("--quick", action="store_true", help="a few epochs on a small subset (smoke test)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--augment", choices=AUGMENT_CHOICES, default=augment,
-                   help=f"{AUGMENT_HELP} (default: {augment})")
+                   help=f"{AUGMENT_HELP}{augment_note} (default: {augment})")
     distributed.add_flag(p)
     if extra:
         extra(p)
@@ -85,7 +86,7 @@ def augmentation(strength: str) -> Callable[[np.ndarray, np.random.Generator], n
 
 def header(args: argparse.Namespace, splits: dict) -> str:
     """The run's first line: data, split sizes, backend, augmentation and, when distributed, the ranks."""
-    rank, world = distributed.rank_and_world()
+    world = distributed.rank_and_world()[1]
     ranks = f"; {world} ranks, {args.local_batch} of each batch of {args.batch_size} a rank" if world > 1 else ""
     return (f"data: {args.data}, train {len(splits['train'][1])} / valid {len(splits['valid'][1])} / "
             f"test {len(splits['test'][1])} images; backend {tg.get_backend()}; augment {args.augment}{ranks}")
