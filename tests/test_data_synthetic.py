@@ -182,7 +182,7 @@ def test_aspect_spread_reaches_further_towards_narrow():
     style = compile_style("O", "A 50 50 50 50 0 360")
     # Only the aspect stretch is random, so log(width / height) is the drawn log-stretch.
     dist = Distortion(jitter=0, stroke_shift=0, overshoot=(0, 0), break_prob=0, slant_mean=0, slant_std=0,
-                      rotate_deg=0, aspect_std=0.2, aspect_narrow=2.0, elastic=0, pressure=0)
+                      rotate_deg=0, aspect_mean=0.0, aspect_std=0.2, aspect_narrow=2.0, elastic=0, pressure=0)
     rng = np.random.default_rng(0)
     pts = [deform(style, rng, dist)[0] for _ in range(1000)]
     logs = np.array([np.log(np.ptp(p[:, 0]) / np.ptp(p[:, 1])) for p in pts])
