@@ -13,9 +13,11 @@ from tqdm import tqdm
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 import tinygrad5 as tg  # noqa: E402
 from tinygrad5.data import CLASSES, find_nist36_dir, load_nist36, load_synthetic  # noqa: E402
+from tinygrad5.data.emnist import EMNIST_SPLITS, DatasetFileError, carve_valid, load_emnist, load_mnist  # noqa: E402
 from tinygrad5.data.loader import DataLoader  # noqa: E402
 
 QUICK_PER_CLASS = {"train": 20, "valid": 8, "test": 8}  # --quick: a small subset for smoke tests
+DATA_CHOICES = ("synthetic", "nist36", "emnist", "mnist")
 
 
 def parse_args(name: str, description: str, epochs: int, batch_size: int, lr: float,
@@ -28,9 +30,13 @@ def parse_args(name: str, description: str, epochs: int, batch_size: int, lr: fl
     p.add_argument("--lr", type=float, default=lr)
     p.add_argument("--seed", type=int, default=0, help="seeds initialisation and batch order")
     p.add_argument("--out", type=Path, default=Path("runs") / name, help="where figures and the checkpoint go")
-    p.add_argument("--data", choices=["synthetic", "nist36"], default="synthetic",
-                   help="generated handwriting (default) or the real NIST36 .mat files")
-    p.add_argument("--data-dir", type=Path, default=None, help="folder holding nist36_{train,valid,test}.mat")
+    p.add_argument("--data", choices=DATA_CHOICES, default="synthetic",
+                   help="generated handwriting (default), the real NIST36 .mat files, EMNIST or MNIST (README: "
+                        "getting the files)")
+    p.add_argument("--data-dir", type=Path, default=None,
+                   help="folder holding nist36_{train,valid,test}.mat, EMNIST's or MNIST's files")
+    p.add_argument("--emnist-split", choices=EMNIST_SPLITS, default="balanced",
+                   help="which EMNIST split with --data emnist (lower-case classes are left out)")
     p.add_argument("--quick", action="store_true", help="a few epochs on a small subset (smoke test)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     if extra:
@@ -43,6 +49,8 @@ def parse_args(name: str, description: str, epochs: int, batch_size: int, lr: fl
         if args.data_dir is None:
             p.error("--data nist36 needs --data-dir DIR (the folder with nist36_train.mat, nist36_valid.mat, "
                     "nist36_test.mat) or the TINYGRAD5_NIST36 environment variable")
+    if args.data in ("emnist", "mnist") and args.data_dir is None:
+        p.error(f"--data {args.data} needs --data-dir DIR, the folder with its files (README: getting the files)")
     args.out.mkdir(parents=True, exist_ok=True)
     return args
 
@@ -50,9 +58,14 @@ def parse_args(name: str, description: str, epochs: int, batch_size: int, lr: fl
 def load_splits(args: argparse.Namespace) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """train/valid/test as (x float32 (N, 1024) upright, y int64), generated or real."""
     splits = {}
+    if args.data in ("emnist", "mnist"):
+        try:
+            splits = public_splits(args.data, args.data_dir, getattr(args, "emnist_split", "balanced"))
+        except (FileNotFoundError, DatasetFileError, TypeError) as e:
+            sys.exit(f"error: {e}")  # the message names the files and where they are published
     for split in ("train", "valid", "test"):
-        if args.data == "nist36":
-            x, y = load_nist36(args.data_dir, split)
+        if args.data != "synthetic":
+            x, y = splits[split] if split in splits else load_nist36(args.data_dir, split)
             if args.quick:
                 keep = np.random.default_rng(0).permutation(len(y))[:QUICK_PER_CLASS[split] * len(CLASSES)]
                 x, y = x[keep], y[keep]
@@ -60,6 +73,20 @@ def load_splits(args: argparse.Namespace) -> dict[str, tuple[np.ndarray, np.ndar
             x, y = load_synthetic(split, n_per_class=QUICK_PER_CLASS[split] if args.quick else None)
         splits[split] = (x, y)
     return splits
+
+
+def public_splits(data: str, data_dir: Path, emnist_split: str = "balanced",
+                  seed: int = 0) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """EMNIST's or MNIST's train/valid/test as (x, y) pairs in load_nist36's conventions.
+
+    Neither publishes a validation split: a fixed, seeded sixth of train is held out as one.
+    """
+    if data == "emnist":
+        train, test = (load_emnist(data_dir, emnist_split, s) for s in ("train", "test"))
+    else:
+        train, test = (load_mnist(data_dir, s) for s in ("train", "test"))
+    train, valid = carve_valid(*train, n_valid=max(1, len(train[1]) // 6), seed=seed)
+    return {"train": train, "valid": valid, "test": test}
 
 
 def evaluate(model: tg.nn.Module, x: np.ndarray, y: np.ndarray, batch_size: int = 512,

@@ -142,10 +142,13 @@ def main(argv: list[str] | None = None) -> int:
                    help="how each row stores its 32x32 image: nist = column-major, the NIST36 files' and the "
                         "homework's raw layout (default); upright = row-major")
     p.add_argument("--confusion", type=Path, default=None, help="save the confusion matrix to this PNG")
-    p.add_argument("--out", type=Path, default=Path("runs") / "evaluate", help="folder for the autoencoder figure")
+    p.add_argument("--out", type=Path, default=Path("runs") / "evaluate",
+                   help="folder for the autoencoder figure (default runs/evaluate)")
     p.add_argument("--top", type=int, default=8, help="how many confused pairs and weakest classes to list")
     p.add_argument("--batch-size", type=int, default=512)
     args = p.parse_args(argv)
+    if args.batch_size < 1 or args.top < 1:
+        p.error(f"--batch-size and --top must be positive, got {args.batch_size} and {args.top}")
     try:
         model, meta = load_checkpoint(args.checkpoint)
         try:
@@ -156,6 +159,8 @@ def main(argv: list[str] | None = None) -> int:
             raise EvaluateError(f"{args.data}: holds no images")
         print(f"model: {meta['arch']} from {args.checkpoint}; data: {args.data} ({args.layout} layout)")
         if meta["arch"] == "autoencoder":
+            if args.confusion is not None:
+                print("--confusion ignored: an autoencoder has no classes to confuse")
             line = score_autoencoder(model, meta, x, y, args.out, args.batch_size)
         else:
             line = score_classifier(model, meta, x, y, args.confusion, args.top, args.batch_size)

@@ -9,9 +9,17 @@ from tinygrad5 import nn
 INPUT_SHAPES = {"mlp": (-1, 1024), "convnet": (-1, 1, 32, 32), "autoencoder": (-1, 1024)}
 
 
+def _linear(fan_in: int, fan_out: int) -> nn.Linear:
+    """A Linear with the homework's init, Xavier-uniform weight and zero bias (torch's default differs)."""
+    layer = nn.utils.skip_init(nn.Linear, fan_in, fan_out)
+    nn.init.xavier_uniform_(layer.weight)
+    nn.init.zeros_(layer.bias)
+    return layer
+
+
 def mlp(hidden: int = 64, classes: int = 36) -> nn.Module:
     """Q2-Q3: 1024 -> 64 sigmoid -> 36 (softmax lives in the loss); Xavier-uniform weights, zero biases."""
-    return nn.Sequential(nn.Linear(1024, hidden), nn.Sigmoid(), nn.Linear(hidden, classes))
+    return nn.Sequential(_linear(1024, hidden), nn.Sigmoid(), _linear(hidden, classes))
 
 
 def convnet(classes: int = 36) -> nn.Module:
@@ -19,13 +27,13 @@ def convnet(classes: int = 36) -> nn.Module:
     return nn.Sequential(
         nn.Conv2d(1, 20, 5), nn.ReLU(), nn.MaxPool2d(2),
         nn.Conv2d(20, 50, 5), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Flatten(), nn.Linear(1250, 512), nn.ReLU(), nn.Linear(512, classes))
+        nn.Flatten(), _linear(1250, 512), nn.ReLU(), _linear(512, classes))
 
 
 def autoencoder() -> nn.Module:
     """Q5: 1024 -> 32 -> 32 -> 32 (ReLU) -> 1024 sigmoid."""
-    return nn.Sequential(nn.Linear(1024, 32), nn.ReLU(), nn.Linear(32, 32), nn.ReLU(),
-                         nn.Linear(32, 32), nn.ReLU(), nn.Linear(32, 1024), nn.Sigmoid())
+    return nn.Sequential(_linear(1024, 32), nn.ReLU(), _linear(32, 32), nn.ReLU(),
+                         _linear(32, 32), nn.ReLU(), _linear(32, 1024), nn.Sigmoid())
 
 
 BUILDERS = {"mlp": mlp, "convnet": convnet, "autoencoder": autoencoder}

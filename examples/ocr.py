@@ -49,8 +49,11 @@ def cached_checkpoint(arch: str, runs_dir: Path = Path("runs")) -> Path:
 
 
 def train_model(arch: str, path: Path, epochs: int | None = None, n_per_class: int | None = None,
-                progress: bool = True, seed: int = 0) -> tuple[tg.nn.Module, dict]:
+                progress: bool = True, seed: int = 0, splits: dict | None = None,
+                data: str = "synthetic") -> tuple[tg.nn.Module, dict]:
     """Train `arch` on the generated train split (or `n_per_class` of it), save it to `path`, return it.
+
+    `splits` ({"train": (x, y), "valid": (x, y)}, e.g. EMNIST's) replaces the generated data; `data` names it.
 
     Returns (model in eval mode, meta) like models.load_model, with seconds spent in meta["train_sec"].
     """
@@ -58,7 +61,8 @@ def train_model(arch: str, path: Path, epochs: int | None = None, n_per_class: i
     epochs = recipe["epochs"] if epochs is None else epochs
     start = time.perf_counter()
     small = {"train": n_per_class, "valid": None if n_per_class is None else max(2, n_per_class // 3)}
-    splits = {s: load_synthetic(s, n_per_class=n) for s, n in small.items()}
+    if splits is None:
+        splits = {s: load_synthetic(s, n_per_class=n) for s, n in small.items()}
     tg.manual_seed(seed)
     model = models.BUILDERS[arch]()
     opt = tg.optim.Adam(model.parameters(), lr=recipe["lr"])
@@ -68,27 +72,37 @@ def train_model(arch: str, path: Path, epochs: int | None = None, n_per_class: i
     seconds = time.perf_counter() - start
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    common.save_model(path, model, arch, valid_acc=hist["valid_acc"][-1], data="synthetic", epochs=epochs,
+    common.save_model(path, model, arch, valid_acc=hist["valid_acc"][-1], data=data, epochs=epochs,
                       train_sec=seconds)
     model.eval()
     return models.load_model(path)
 
 
 def get_model(model_path: str | Path | None, arch: str = "convnet", progress: bool = True,
-              epochs: int | None = None, log=print) -> tuple[tg.nn.Module, dict, Path]:
-    """The model to read with: `model_path` if given, else the cached one, trained and cached on first use."""
+              epochs: int | None = None, log=print, data: str = "synthetic",
+              load_data=None) -> tuple[tg.nn.Module, dict, Path]:
+    """The model to read with: `model_path` if given, else the cached one, trained and cached on first use.
+
+    With `data` other than "synthetic" (e.g. "emnist-balanced") the cache is {arch}-{data}.npz and a first
+    model is trained on `load_data()`'s {"train", "valid"} splits.
+    """
     if model_path is not None:
         path = Path(model_path)
         if not path.is_file():
             raise FileNotFoundError(f"no such checkpoint: {path}")
         model, meta = models.load_model(path)
         return model, meta, path
-    path = cached_checkpoint(arch)
+    if data == "synthetic":
+        path = cached_checkpoint(arch)
+    else:
+        path = default_cache_dir() / "models" / f"{arch}-{data}.npz"
     if path.is_file():
         model, meta = models.load_model(path)
         return model, meta, path
-    log(f"no {arch} checkpoint yet: training one on generated handwriting, saving it to {path}")
-    model, meta = train_model(arch, path, epochs=epochs, progress=progress)
+    what = "generated handwriting" if data == "synthetic" else data
+    log(f"no {arch} checkpoint yet: training one on {what}, saving it to {path}")
+    splits = None if data == "synthetic" else load_data()
+    model, meta = train_model(arch, path, epochs=epochs, progress=progress, splits=splits, data=data)
     log(f"trained in {meta['train_sec']:.0f} s (validation accuracy {meta['valid_acc']:.3f})")
     return model, meta, path
 

@@ -86,3 +86,20 @@ def test_errors_name_lengths_and_arguments():
         DataLoader(np.float32(3), batch_size=1)
     with pytest.raises(ValueError, match="at least one array"):
         DataLoader(batch_size=1)
+
+
+@pytest.mark.parametrize("bad, error, shown", [
+    (None, TypeError, "None of type NoneType"), (True, TypeError, "True of type bool"),
+    ("32", TypeError, "'32' of type str"), ([4], TypeError, r"\[4\] of type list"),
+    (float("nan"), ValueError, "nan"), (float("inf"), ValueError, "inf"), (1.5, ValueError, "1.5"),
+    (0, ValueError, "0"), (-3, ValueError, "-3"), (np.float32(2.5), ValueError, r"(np\.float32\()?2\.5"),
+])
+def test_bad_batch_size_is_named(bad, error, shown):
+    with pytest.raises(error, match=f"batch_size must be a positive int, got {shown}"):
+        DataLoader(np.zeros(5), batch_size=bad)
+
+
+def test_integral_batch_sizes_of_any_numeric_type():
+    for good in (2, np.int64(2), np.uint8(2), 2.0):
+        loader = DataLoader(np.arange(5), batch_size=good, as_tensor=False, shuffle=False)
+        assert loader.batch_size == 2 and type(loader.batch_size) is int and len(loader) == 3

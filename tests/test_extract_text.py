@@ -11,6 +11,7 @@ from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "examples"))
+sys.path.insert(0, str(ROOT / "tests"))
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 
 import eval_pages  # noqa: E402
@@ -94,6 +95,112 @@ def test_cli_bad_model_file(page_png, tmp_path, capsys):
     ckpt.write_text("junk")
     assert extract_text.main([str(page_png), "--model", str(ckpt)]) == 2
     assert "model.npz" in capsys.readouterr().err
+
+
+def _tiny_and_bomb(tmp_path: Path) -> tuple[Path, Path]:
+    """A 5×6 PNG and a PNG whose header claims 20000×20000 pixels (no real data behind it)."""
+    import struct
+    import zlib
+
+    tiny = tmp_path / "tiny.png"
+    Image.fromarray(np.full((5, 6, 3), 200, np.uint8)).save(tiny)
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    bomb = tmp_path / "bomb.png"
+    bomb.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 20000, 20000, 8, 2, 0, 0, 0))
+                     + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b""))
+    return tiny, bomb
+
+
+def test_cli_bad_images_one_line_each_others_still_read(tiny_ckpt, page_png, tmp_path, capsys):
+    """A tiny image and a decompression bomb each get one error line; the page between them is read; exit 1."""
+    assert extract_text.main([str(page_png), "--model", str(tiny_ckpt)]) == 0
+    alone = capsys.readouterr().out
+    tiny, bomb = _tiny_and_bomb(tmp_path)
+    assert extract_text.main([str(tiny), str(page_png), str(bomb), "--model", str(tiny_ckpt)]) == 1
+    captured = capsys.readouterr()
+    err = captured.err.strip().splitlines()
+    assert err == [f"extract_text: error: {tiny} is 6×5 pixels, too small to hold letters (at least 8×8 needed)",
+                   f"extract_text: error: read_image: {bomb} is over Pillow's decompression-bomb limit: "
+                   + err[1].split("decompression-bomb limit: ", 1)[1]]
+    assert "400000000 pixels" in err[1]  # Pillow's own text names the size (20000 × 20000)
+    assert captured.out == f"== {page_png} ==\n" + alone
+
+
+def test_cli_bad_images_exit_status_without_traceback(tmp_path):
+    """The same in a subprocess: no traceback, status 1, nothing else printed to stderr (no model needed)."""
+    tiny, bomb = _tiny_and_bomb(tmp_path)
+    res = subprocess.run([sys.executable, str(ROOT / "examples" / "extract_text.py"), str(tiny), str(bomb),
+                          "--model", str(tmp_path / "never-loaded.npz")], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 1 and res.stdout == ""
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 2 and "tiny.png" in lines[0] and "bomb.png" in lines[1]
+    assert "Traceback" not in res.stderr
+
+
+def test_cli_sixteen_bit_png_reads_like_the_8bit_one(tiny_ckpt, page_png, tmp_path, capsys):
+    """A 16-bit greyscale copy of the page gives the same text as its 8-bit copy, exit 0 (it used to read blank)."""
+    grey = np.asarray(Image.open(page_png).convert("L"))
+    Image.fromarray(grey).save(tmp_path / "p8.png")
+    Image.fromarray(grey.astype(np.uint16) * 257).save(tmp_path / "p16.png")
+    assert extract_text.main([str(tmp_path / "p8.png"), "--model", str(tiny_ckpt)]) == 0
+    text8 = capsys.readouterr().out
+    assert extract_text.main([str(tmp_path / "p16.png"), "--model", str(tiny_ckpt)]) == 0
+    text16 = capsys.readouterr().out
+    assert text16 == text8 and "no text found" not in text16
+    assert [len(s.replace(" ", "")) for s in text16.strip().splitlines()] == [4, 3]
+
+
+def test_cli_large_photo_is_downscaled_first(tiny_ckpt, page_png, tmp_path, capsys, monkeypatch):
+    """A photo over the working size is shrunk by an integer factor: a 2x enlarged page reads as the page."""
+    page = np.asarray(Image.open(page_png))
+    assert extract_text.main([str(page_png), "--model", str(tiny_ckpt)]) == 0
+    alone = capsys.readouterr().out
+    big = tmp_path / "big.png"
+    Image.fromarray(page.repeat(2, axis=0).repeat(2, axis=1)).save(big)
+    monkeypatch.setattr(extract_text, "WORKING_SIDE", max(page.shape[:2]))
+    show = tmp_path / "big-boxes.png"
+    assert extract_text.main([str(big), "--model", str(tiny_ckpt), "--show", str(show)]) == 0
+    assert capsys.readouterr().out == alone
+    with Image.open(show) as im:
+        assert im.size == (page.shape[1], page.shape[0])  # boxes drawn on the working-size photo
+
+
+def test_cli_help_names_the_working_size(capsys):
+    with pytest.raises(SystemExit):
+        extract_text.parse_args(["--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "Photos whose long side exceeds 4096 px are downscaled to at most 4096 px first" in out
+
+
+def test_cli_train_data_emnist(cache, page_png, tmp_path, capsys):
+    """--train-data emnist trains the first model on EMNIST's files and caches it per data set."""
+    from test_data_emnist import balanced_folder
+
+    folder = balanced_folder(tmp_path / "emnist", per_class=2)
+    argv = [str(page_png), "--arch", "mlp", "--epochs", "1", "--no-progress", "--train-data", "emnist",
+            "--data-dir", str(folder)]
+    assert extract_text.main(argv) == 0
+    captured = capsys.readouterr()
+    ckpt = cache / "models" / "mlp-emnist-balanced.npz"
+    assert f"training one on emnist-balanced, saving it to {ckpt}" in captured.err
+    assert [len(s.replace(" ", "")) for s in captured.out.strip().splitlines()] == [4, 3]
+    _, meta = ocr.models.load_model(ckpt)
+    assert meta["data"] == "emnist-balanced" and meta["epochs"] == 1
+    assert extract_text.main(argv) == 0                     # second time: loaded, not trained
+    assert "training" not in capsys.readouterr().err
+
+
+def test_cli_train_data_errors(page_png, tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        extract_text.main([str(page_png), "--train-data", "mnist"])
+    assert "--train-data mnist needs --data-dir DIR" in capsys.readouterr().err
+    assert extract_text.main([str(page_png), "--arch", "mlp", "--train-data", "mnist", "--data-dir",
+                              str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith("extract_text: error: cannot get the mlp model (mnist): MNIST train file(s) not found in")
+    assert "train-images-idx3-ubyte.gz and train-labels-idx1-ubyte.gz" in err and "yann.lecun.com" in err
 
 
 # ----------------------------------------------------------------------------- checkpoints

@@ -78,13 +78,26 @@ def test_manual_seed_makes_init_repeat_and_generator_overrides():
     np.testing.assert_array_equal(t1.data, t2.data)
 
 
-def test_linear_default_init_is_xavier_with_zero_bias():
+def test_linear_default_init_is_torch_kaiming_uniform_a_sqrt5():
     tg.manual_seed(0)
     lin = nn.Linear(400, 300)
-    bound = math.sqrt(6 / 700)
-    assert np.abs(lin.weight.data).max() <= bound
-    assert lin.weight.data.var() == pytest.approx(bound ** 2 / 3, rel=0.03)
-    assert np.all(lin.bias.data == 0) and lin.weight.dtype == np.float32
+    bound = 1 / math.sqrt(400)
+    w, b = lin.weight.data, lin.bias.data
+    assert np.abs(w).max() <= bound and np.abs(w).max() > 0.99 * bound
+    assert w.var() == pytest.approx(bound ** 2 / 3, rel=0.03)
+    assert np.abs(b).max() <= bound and b.var() == pytest.approx(bound ** 2 / 3, rel=0.3)
+    assert lin.weight.dtype == np.float32 and lin.bias.dtype == np.float32
+
+
+def test_skip_init_draws_nothing_so_explicit_xavier_repeats_the_old_default():
+    tg.manual_seed(0)
+    lin = nn.utils.skip_init(nn.Linear, 30, 20)
+    nn.init.xavier_uniform_(lin.weight)
+    nn.init.zeros_(lin.bias)
+    tg.manual_seed(0)
+    ref = tg.random.get_rng().uniform(-math.sqrt(6 / 50), math.sqrt(6 / 50), (20, 30))
+    np.testing.assert_array_equal(lin.weight.data, ref.astype(np.float32))
+    assert np.all(lin.bias.data == 0)
 
 
 def test_conv2d_default_init_is_torch_kaiming_uniform_a_sqrt5():

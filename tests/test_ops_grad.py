@@ -237,6 +237,73 @@ def clip_case(draw):
     return (lambda x: F.clip(x, lo, hi)), [T(draw(grid_arrays(shape, 0.25)))], {}
 
 
+@st.composite
+def max_min_case(draw, fn):
+    """torch's max/min: the full reduction, (values, indices) along a dim, or the pair form."""
+    mode = draw(st.sampled_from(["full", "dim", "pair"]))
+    if mode == "pair":
+        return draw(separated_pair(fn))
+    shape = draw(shapes(min_dims=1))
+    a = T(distinct(draw(arrays(shape)), 0.05))
+    if mode == "full":
+        return fn, [a], {}
+    dim, keep = draw(st.integers(-len(shape), len(shape) - 1)), draw(st.booleans())
+    return (lambda x: fn(x, dim, keep).values), [a], {}
+
+
+@st.composite
+def topk_case(draw):
+    shape = draw(shapes(min_dims=1))
+    dim = draw(st.integers(-len(shape), len(shape) - 1))
+    k, largest = draw(st.integers(0, shape[dim])), draw(st.booleans())
+    return (lambda x: F.topk(x, k, dim, largest).values), [T(distinct(draw(arrays(shape)), 0.05))], {}
+
+
+@st.composite
+def batch_norm_case(draw):
+    shape = (draw(st.integers(1, 3)), draw(st.integers(1, 3))) + tuple(
+        draw(st.lists(st.integers(1, 3), max_size=2)))
+    if shape[0] * int(np.prod(shape[2:])) < 2:  # training needs 2+ values per channel
+        shape = (shape[0] + 1,) + shape[1:]
+    c = shape[1]
+    training, affine, bias = draw(st.booleans()), draw(st.booleans()), draw(st.booleans())
+    rm, rv = draw(arrays((c,))), draw(arrays((c,), low=0.5, high=2.0))
+    ins = [T(draw(arrays(shape)))] + ([T(draw(arrays((c,), low=0.5, high=2.0)))] if affine else [])
+    if bias:
+        ins.append(T(draw(arrays((c,)))))
+
+    def fn(x, *wb):
+        w, b = (wb[0] if affine else None), (wb[-1] if bias else None)
+        # copies: the running statistics update in place, and gradcheck calls fn many times
+        return F.batch_norm(x, rm.copy(), rv.copy(), w, b, training, 0.1, 1e-3)
+    return fn, ins, {}
+
+
+@st.composite
+def avg_pool_case(draw):
+    k = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    s = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    p = (draw(st.integers(0, k[0] // 2)), draw(st.integers(0, k[1] // 2)))
+    ceil, include = draw(st.booleans()), draw(st.booleans())
+    lead = (draw(st.integers(1, 2)),) if draw(st.booleans()) else ()
+    shape = lead + (draw(st.integers(1, 3)), draw(st.integers(k[0], 7)), draw(st.integers(k[1], 7)))
+    return (lambda x: F.avg_pool2d(x, k, s, p, ceil, include)), [T(draw(arrays(shape)))], {}
+
+
+@st.composite
+def nll_case(draw):
+    n, c = draw(st.integers(1, 4)), draw(st.integers(1, 5))
+    extra = tuple(draw(st.lists(st.integers(1, 3), max_size=2)))
+    target = np.array(draw(st.lists(st.integers(0, c - 1), min_size=n, max_size=n)))
+    target = np.broadcast_to(target.reshape((n,) + (1,) * len(extra)), (n,) + extra).copy()
+    if draw(st.booleans()) and target.size > 1:
+        target.reshape(-1)[0] = -100  # ignored
+    weight = draw(arrays((c,), low=0.5, high=2.0)) if draw(st.booleans()) else None
+    red = draw(st.sampled_from(["mean", "sum", "none"]))
+    x = T(draw(arrays((n, c) + extra, low=-4, high=0)))
+    return (lambda lp: F.nll_loss(lp, target, weight, reduction=red)), [x], {}
+
+
 GRAD_CASES = {
     "add": binary(F.add), "sub": binary(F.sub), "mul": binary(F.mul),
     "div": binary(F.div, b_low=0.5, b_high=2.0),
@@ -245,8 +312,11 @@ GRAD_CASES = {
     "sqrt": unary(F.sqrt, 0.3, 3.0), "abs": unary(F.abs, away_from=0.0),
     "maximum": separated_pair(F.maximum), "minimum": separated_pair(F.minimum),
     "clip": clip_case(), "where": where_case(), "matmul": matmul_case(), "linear": linear_case(),
-    "sum": reduction(F.sum), "mean": reduction(F.mean), "max": reduction(F.max, ties_free=True),
-    "min": reduction(F.min, ties_free=True), "var": reduction(F.var, min_count=2),
+    "sum": reduction(F.sum), "mean": reduction(F.mean), "max": max_min_case(F.max), "min": max_min_case(F.min),
+    "amax": reduction(F.amax, ties_free=True), "amin": reduction(F.amin, ties_free=True),
+    "var": reduction(lambda x, dim, keep: F.var(x, dim, keepdim=keep), min_count=2),
+    "std": reduction(lambda x, dim, keep: F.std(x, dim, keepdim=keep), ties_free=True, min_count=2),
+    "topk": topk_case(), "clone": unary(F.clone),
     **{name: movement(name) for name in
        ["reshape", "flatten", "transpose", "permute", "expand", "squeeze", "unsqueeze", "getitem"]},
     "cat": joined(F.cat), "stack": joined(F.stack), "pad": pad_case(),
@@ -258,6 +328,7 @@ GRAD_CASES = {
     "cross_entropy": cross_entropy_case(), "mse_loss": mse_case(),
     "conv2d": conv_case(), "max_pool2d": pool_case(), "relu_max_pool2d": relu_pool_case(),
     "conv2d_relu_max_pool2d": conv_relu_pool_case(),
+    "batch_norm": batch_norm_case(), "avg_pool2d": avg_pool_case(), "nll_loss": nll_case(),
 }
 
 

@@ -35,7 +35,7 @@ def test_bad_data_raises_type_error():
 
 def test_attributes_and_conversions():
     t = tg.Tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]], requires_grad=True)
-    assert t.shape == (2, 3) and t.ndim == 2 and t.size == 6 and len(t) == 2
+    assert t.shape == (2, 3) and t.ndim == 2 and t.numel() == 6 and t.size() == (2, 3) and len(t) == 2
     assert isinstance(t.numpy(), np.ndarray) and t.grad is None and t.is_leaf
     assert t.sum().item() == 21.0
     assert t.tolist() == [[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]

@@ -20,7 +20,7 @@ def _expressions():
                        lambda a, b, c: (a @ c).tanh().sigmoid().mean() + (b @ c).sum()),
         "softmax": (lambda a, b, c: (a.softmax(1) * a.log_softmax(1)).sum(),
                     lambda a, b, c: (a.softmax(1) * a.log_softmax(1)).sum()),
-        "reduce": (lambda a, b, c: a.max(1).sum() + a.min(0).sum() + a.var(1).sum() + c.mean(0, True).sum(),
+        "reduce": (lambda a, b, c: a.amax(1).sum() + a.amin(0).sum() + a.var(1).sum() + c.mean(0, True).sum(),
                    lambda a, b, c: a.amax(1).sum() + a.amin(0).sum() + a.var(1).sum() + c.mean(0, True).sum()),
         "movement": (lambda a, b, c: (a.T[1:, ::2].reshape(-1) * 2).exp().sum() + c.permute(1, 0)[0].sum(),
                      lambda a, b, c: (a.T[1:, ::2].reshape(-1) * 2).exp().sum() + c.permute(1, 0)[0].sum()),

@@ -37,7 +37,7 @@ def gradcheck(fn: Callable[..., Tensor], *inputs: Any, eps: float = 1e-6, atol: 
     out = fn(*xs)
     if not out.requires_grad:
         raise ValueError("gradcheck: the function's output does not depend on the checked inputs")
-    n_in = sum(xs[i].size for i in checked)
+    n_in = sum(xs[i].data.size for i in checked)
     if n_in <= full_jacobian_max:
         return _full(xs, checked, out, run, eps, atol, rtol, raise_exception)
     return _projected(xs, checked, out, run, rng, eps, atol, rtol, raise_exception)
@@ -65,7 +65,7 @@ def _full(xs, checked, out, run, eps, atol, rtol, raise_exception) -> bool:
     y0 = out.data
     for i in checked:
         x = xs[i]
-        analytic = np.zeros((y0.size, x.size))
+        analytic = np.zeros((y0.size, x.data.size))
         for k in range(y0.size):
             x.grad = None
             onehot = np.zeros(y0.size)
@@ -74,7 +74,7 @@ def _full(xs, checked, out, run, eps, atol, rtol, raise_exception) -> bool:
             if x.grad is not None:
                 analytic[k] = x.grad.data.ravel()
         numeric = np.zeros_like(analytic)
-        for j in range(x.size):
+        for j in range(x.data.size):
             at = np.unravel_index(j, x.shape)  # perturb in place, whatever the memory layout
             orig = x.data[at]
             x.data[at] = orig + eps

@@ -20,6 +20,8 @@ from typing import Any, Callable
 
 import numpy as np
 
+from . import dtypes
+
 _grad_enabled = True
 _creation_order = itertools.count(1)  # Function.seq: later nodes get larger numbers
 
@@ -58,12 +60,39 @@ def is_grad_enabled() -> bool:
     return _grad_enabled
 
 
+class set_grad_enabled(no_grad):
+    """Turn graph building on or off: at once when called, or for a `with` block (torch's name)."""
+
+    def __init__(self, mode: bool) -> None:
+        global _grad_enabled
+        self._prev, self._mode = _grad_enabled, bool(mode)
+        _grad_enabled = self._mode
+
+    def __enter__(self) -> None:
+        pass
+
+    def __call__(self, fn: Callable) -> Callable:
+        global _grad_enabled
+        _grad_enabled = self._prev  # as a decorator it only applies inside fn
+        mode = self._mode
+
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with set_grad_enabled(mode):
+                return fn(*args, **kwargs)
+        return wrapper
+
+    def __exit__(self, *exc: Any) -> None:
+        global _grad_enabled
+        _grad_enabled = self._prev
+
+
 def _to_array(data: Any, dtype: Any = None) -> np.ndarray:
     """Convert user data to an ndarray under the dtype rules in Tensor's docstring."""
     if isinstance(data, Tensor):
         data = data.data
     if dtype is not None:
-        dtype = np.dtype(dtype)
+        dtype = dtypes.to_numpy(dtype)
     if isinstance(data, (np.ndarray, np.generic)):
         arr = np.asarray(data)
         if arr.dtype.kind == "f" and arr.dtype.itemsize < 4:
@@ -91,7 +120,8 @@ class Tensor:
     arrays keep their dtype and can never require gradients.
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "_ctx", "__weakref__")
+    # _post_acc_hooks stays unset until a hook is registered, so making a tensor costs what it did
+    __slots__ = ("data", "grad", "requires_grad", "_ctx", "_post_acc_hooks", "__weakref__")
     __array_priority__ = 1000  # so `ndarray + Tensor` calls Tensor.__radd__
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None) -> None:
@@ -111,9 +141,8 @@ class Tensor:
 
     # ---- array facts -------------------------------------------------------------------------
     shape = property(lambda self: self.data.shape, doc="The array's shape.")
-    dtype = property(lambda self: self.data.dtype, doc="The array's numpy dtype.")
+    dtype = property(lambda self: dtypes.get(self.data.dtype), doc="The element type (equal to numpy's).")
     ndim = property(lambda self: self.data.ndim, doc="Number of dimensions.")
-    size = property(lambda self: self.data.size, doc="Number of elements.")
     is_leaf = property(lambda self: self._ctx is None, doc="True for tensors no op produced.")
 
     def __len__(self) -> int:
@@ -127,9 +156,6 @@ class Tensor:
         if self.requires_grad:
             extra += ", requires_grad=True"
         return f"Tensor({body}{extra})"
-
-    def __bool__(self) -> bool:
-        return bool(self.data)
 
     __hash__ = object.__hash__  # __eq__ is elementwise, identity hashing stays
 
@@ -157,6 +183,16 @@ class Tensor:
             raise TypeError(f"only float tensors can require gradients, got dtype {self.data.dtype}")
         self.requires_grad = flag
         return self
+
+    def register_post_accumulate_grad_hook(self, hook: Callable[[Tensor], None]) -> HookHandle:
+        """Call hook(self) each time backward() has accumulated this leaf's `.grad` (torch's API)."""
+        if self._ctx is not None or not self.requires_grad:
+            raise RuntimeError("register_post_accumulate_grad_hook needs a leaf tensor that requires grad")
+        hooks = getattr(self, "_post_acc_hooks", None)
+        if hooks is None:
+            hooks = self._post_acc_hooks = []
+        hooks.append(hook)
+        return HookHandle(hooks, hook)
 
     def __setitem__(self, index: Any, value: Any) -> None:
         if self.requires_grad and _grad_enabled:
@@ -222,7 +258,8 @@ class Tensor:
                 ctx.release()
         _give_to_leaves(leaves, grads)
 
-    # Operators and methods are attached by tinygrad5.ops (see ops/__init__.py).
+    # Operators and methods are attached by tinygrad5.ops (see ops/__init__.py), torch's conveniences
+    # (size(), to(), dtype conversions, number protocols, in-place updates) by tinygrad5/torch_compat.py.
 
 
 def _give_to_leaves(leaves: list[Tensor], grads: dict[int, np.ndarray]) -> None:
@@ -237,6 +274,22 @@ def _give_to_leaves(leaves: list[Tensor], grads: dict[int, np.ndarray]) -> None:
             g = g.copy()
         handed.add(id(g))
         leaf.grad = Tensor._make(g)
+        hooks = getattr(leaf, "_post_acc_hooks", None)
+        if hooks:
+            for hook in tuple(hooks):  # a hook may remove itself
+                hook(leaf)
+
+
+class HookHandle:
+    """What register_post_accumulate_grad_hook returns: `remove()` unregisters the hook."""
+
+    def __init__(self, hooks: list[Callable[[Tensor], None]], hook: Callable[[Tensor], None]) -> None:
+        self._hooks, self._hook = hooks, hook
+
+    def remove(self) -> None:
+        """Unregister the hook (a second call does nothing)."""
+        if self._hook in self._hooks:
+            self._hooks.remove(self._hook)
 
 
 def _unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:

@@ -22,6 +22,8 @@ kernel runs, which ensure_policy() does.
 
 When.  The policy is applied by `ensure_policy()`, which the numba backend calls on first use;
 importing tinygrad5 changes nothing.  `set_num_threads(n)` re-applies it with n numba threads.
+Ranks that mpiexec starts on one machine share its cores: each takes cores // local ranks numba
+threads (read from the launcher's environment) unless NUMBA_NUM_THREADS is set.
 The same first use also tunes glibc's malloc to keep freed multi-MB buffers for reuse
 (tinygrad5.kernels.memory): page faults on these VMs cost ~5 us per page and doubled a LeNet step.
 """
@@ -66,8 +68,20 @@ def ensure_policy() -> None:
     """Apply the policy once (cheap to call before every kernel)."""
     if not _state["applied"]:
         _apply_once()
+        _share_cores_with_local_ranks()
         import numba
         _state["threads"] = numba.get_num_threads()  # starts numba's pool, after the env is set
+
+
+def _share_cores_with_local_ranks() -> None:
+    """Under mpiexec, N ranks on one machine use cores // N numba threads each (NUMBA_NUM_THREADS wins)."""
+    import os
+
+    from .distributed.env import local_world_size
+    local = local_world_size()  # from the launcher's environment: no MPI import here
+    if local > 1 and "NUMBA_NUM_THREADS" not in os.environ:
+        import numba
+        numba.set_num_threads(max(1, max_threads() // local))  # N pools on all cores would oversubscribe
 
 
 def set_num_threads(n: int) -> None:

@@ -136,13 +136,26 @@ def _tile_product(a: np.ndarray, b: np.ndarray, out: np.ndarray | None, macs: in
     return _tile.matmul(a, b, out, threads.get_num_threads() if macs >= TILE_PARALLEL_MIN_MACS else 1)
 
 
+_NUMPY_CACHE = object()  # marks a cache of the numpy backend's convolution
+
+
+def _no_channels(x: np.ndarray, w: np.ndarray) -> bool:
+    """No input or output channels: the kernels' blocking divides by these; numpy handles them."""
+    return x.shape[1] == 0 or w.shape[0] == 0
+
+
 def conv2d_forward(x, w, b, stride: tuple[int, int], padding: tuple[int, int]) -> tuple[np.ndarray, object]:
     """x (N,C,H,W), w (O,C,KH,KW), b (O,) or None -> (out (N,O,OH,OW), cache for backward)."""
+    if _no_channels(x, w):
+        out, cache = _np_backend.conv2d_forward(x, w, b, stride, padding)
+        return out, (_NUMPY_CACHE, cache)
     return _conv.conv2d_forward(x, w, b, stride, padding)
 
 
 def conv2d_backward(gout, cache, need_x: bool = True) -> tuple[np.ndarray | None, np.ndarray, np.ndarray | None]:
     """-> (gx or None if not need_x, gw, gb or None if there was no bias)."""
+    if isinstance(cache, tuple) and cache and cache[0] is _NUMPY_CACHE:
+        return _np_backend.conv2d_backward(gout, cache[1], need_x)
     return _conv.conv2d_backward(gout, cache, need_x)
 
 
@@ -150,7 +163,7 @@ def conv2d_relu_pool_forward(x, w, b, stride: tuple[int, int], padding: tuple[in
                              ) -> tuple[np.ndarray, object]:
     """max_pool2d(relu(conv2d(x, w, b)), 2x2, stride 2) -> (out, cache): one pass per sample where
     the per-sample convolution runs and the conv output's sides are even, else the two ops."""
-    fused = _crp.forward(x, w, b, stride, padding)
+    fused = None if _no_channels(x, w) else _crp.forward(x, w, b, stride, padding)
     if fused is not None:
         return fused[0], ("fused", fused[1])
     y, conv_cache = conv2d_forward(x, w, b, stride, padding)

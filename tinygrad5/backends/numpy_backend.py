@@ -99,7 +99,8 @@ def softmax_cross_entropy_forward(logits, labels):
     if len(labels) and (labels.min() < 0 or labels.max() >= c):
         bad = labels[(labels < 0) | (labels >= c)]
         raise ValueError(f"cross_entropy: label {bad[0]} is out of range for {c} classes")
-    z = logits - logits.max(axis=1, keepdims=True)
+    with np.errstate(over="ignore"):  # max - (-3e38) overflows to -inf, whose exp is the 0 it should be
+        z = logits - logits.max(axis=1, keepdims=True)
     e = np.exp(z)
     s = e.sum(axis=1, keepdims=True)
     probs = e / s

@@ -11,15 +11,19 @@ import warnings
 import numpy as np
 
 from .classes import CLASSES, IMAGE_SIZE, NUM_CLASSES, class_index, one_hot, to_layout
+from .emnist import EMNIST_SPLITS, DatasetFileError, carve_valid, load_emnist, load_mnist
 from .loader import DataLoader
 from .nist36 import DATA_DIR_ENV, SPLITS, find_nist36_dir, load_nist36
 from .pages import PageTruth, make_page, random_lines
 from .synthetic import GENERATOR_VERSION, SPLIT_SIZES, load_synthetic, render_char
+from . import transforms
 
 __all__ = [
     "CLASSES", "NUM_CLASSES", "IMAGE_SIZE", "SPLITS", "SPLIT_SIZES", "GENERATOR_VERSION", "DATA_DIR_ENV",
     "class_index", "one_hot", "to_layout", "load_nist36", "find_nist36_dir", "load_synthetic",
     "render_char", "load_dataset", "DataLoader", "dataset_source", "make_page", "random_lines", "PageTruth",
+    "load_emnist", "load_mnist", "EMNIST_SPLITS", "DatasetFileError", "carve_valid",
+    "transforms",
 ]
 
 

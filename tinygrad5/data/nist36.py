@@ -16,6 +16,9 @@ DATA_DIR_ENV: str = "TINYGRAD5_NIST36"
 def nist36_path(data_dir: str | os.PathLike, split: str) -> Path:
     """Return the path of the .mat file for ``split`` inside ``data_dir``."""
     _check_split(split)
+    if not isinstance(data_dir, (str, os.PathLike)):
+        raise TypeError(f"data_dir must be a folder path (str or os.PathLike), got {type(data_dir).__name__}: "
+                        f"{data_dir!r}")
     return Path(data_dir).expanduser() / f"nist36_{split}.mat"
 
 
@@ -29,7 +32,7 @@ def find_nist36_dir(data_dir: str | os.PathLike | None = None) -> Path | None:
 
 
 def load_nist36(
-    data_dir: str | os.PathLike,
+    data_dir: str | os.PathLike | None,
     split: str,
     *,
     layout: str = "upright",
@@ -39,11 +42,20 @@ def load_nist36(
 
     ``layout="upright"`` (default) stores each image row-major so ``x[i].reshape(32, 32)`` is
     upright; ``layout="nist"`` keeps the files' column-major rows. Values are kept as stored
-    (white paper ~1, dark ink ~0, slight overshoot of [0, 1] is possible).
+    (white paper ~1, dark ink ~0, slight overshoot of [0, 1] is possible). ``data_dir=None`` means
+    the folder named by $TINYGRAD5_NIST36.
     """
     if layout not in ("upright", "nist"):
         raise ValueError(f"layout must be 'upright' or 'nist', got {layout!r}")
+    if data_dir is None:
+        data_dir = os.environ.get(DATA_DIR_ENV)
+        if not data_dir:
+            _check_split(split)
+            raise FileNotFoundError(f"load_nist36: no data_dir given and ${DATA_DIR_ENV} is not set; pass the "
+                                    f"folder holding nist36_{split}.mat (load_nist36('/path/to/folder', {split!r}))")
     path = nist36_path(data_dir, split)
+    if path.is_dir():
+        raise IsADirectoryError(f"NIST36 file {path} is a folder, not a MATLAB .mat file")
     if not path.is_file():
         expected = ", ".join(f"nist36_{s}.mat" for s in SPLITS)
         raise FileNotFoundError(

@@ -1,9 +1,7 @@
-"""Activation layers: ReLU, Sigmoid, Tanh, Softmax, LeakyReLU (thin wrappers over the ops)."""
+"""Activation layers: ReLU, Sigmoid, Tanh, Softmax, LogSoftmax, LeakyReLU (thin wrappers over the ops)."""
 from __future__ import annotations
 
-from typing import Sequence
-
-from ..ops import leaky_relu, relu, relu_max_pool2d, sigmoid, softmax, tanh
+from ..ops import leaky_relu, log_softmax, relu, sigmoid, softmax, tanh
 from ..tensor import Tensor
 from .module import Module
 
@@ -14,14 +12,6 @@ class ReLU(Module):
     def forward(self, x: Tensor) -> Tensor:
         """Elementwise."""
         return relu(x)
-
-    def forward_then(self, x: Tensor, following: Sequence[Module]) -> tuple[Tensor, int] | None:
-        """This ReLU and a following nn.MaxPool2d as one op (Sequential calls this): the ConvNet's
-        ReLU then runs on the pooled maxima, a quarter of the elements, inside the pooling pass."""
-        from .layers import MaxPool2d  # layers.py imports this module
-        if type(following[0]) is not MaxPool2d or type(self).forward is not ReLU.forward:
-            return None
-        return relu_max_pool2d(x, following[0].kernel_size, following[0].stride), 1
 
 
 class Sigmoid(Module):
@@ -50,6 +40,26 @@ class Softmax(Module):
     def forward(self, x: Tensor) -> Tensor:
         """Rows along `dim` sum to 1."""
         return softmax(x, self.dim)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"
+
+
+def _legacy_dim(ndim: int) -> int:
+    # torch's choice when dim is not given (it warns): 0 for 0-, 1- and 3-dim inputs, else 1
+    return 0 if ndim in (0, 1, 3) else 1
+
+
+class LogSoftmax(Module):
+    """log(softmax(x)) along `dim`, computed without forming softmax."""
+
+    def __init__(self, dim: int | None = None) -> None:
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Log-probabilities along `dim` (torch's implicit choice when dim is None)."""
+        return log_softmax(x, _legacy_dim(x.ndim) if self.dim is None else self.dim)
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}"

@@ -6,7 +6,9 @@ so it gives the same distribution for the homework's (in, out) layout.
 """
 from __future__ import annotations
 
+import contextlib
 import math
+from typing import Iterator
 
 import numpy as np
 
@@ -36,6 +38,20 @@ def calculate_fan_in_and_fan_out(tensor: Tensor) -> tuple[int, int]:
     return shape[1] * receptive, shape[0] * receptive
 
 
+_skipping = False  # True inside nn.utils.skip_init: initialisers leave tensors and the generator alone
+
+
+@contextlib.contextmanager
+def skipped() -> Iterator[None]:
+    """Inside this block every initialiser is a no-op that draws no random numbers."""
+    global _skipping
+    prev, _skipping = _skipping, True
+    try:
+        yield
+    finally:
+        _skipping = prev
+
+
 def _fill(tensor: Tensor, values: np.ndarray) -> Tensor:
     # in place, so anything holding the array (an optimizer, a view) sees the new values
     tensor.data[...] = values
@@ -49,30 +65,37 @@ def _rng(generator: np.random.Generator | None) -> np.random.Generator:
 def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0,
              generator: np.random.Generator | None = None) -> Tensor:
     """Fill with U(a, b)."""
+    if _skipping:
+        return tensor
     return _fill(tensor, _rng(generator).uniform(a, b, tensor.data.shape))
 
 
 def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0,
             generator: np.random.Generator | None = None) -> Tensor:
     """Fill with N(mean, std²)."""
+    if _skipping:
+        return tensor
     return _fill(tensor, _rng(generator).normal(mean, std, tensor.data.shape))
 
 
 def zeros_(tensor: Tensor) -> Tensor:
     """Fill with 0."""
-    tensor.data[...] = 0
+    if not _skipping:
+        tensor.data[...] = 0
     return tensor
 
 
 def ones_(tensor: Tensor) -> Tensor:
     """Fill with 1."""
-    tensor.data[...] = 1
+    if not _skipping:
+        tensor.data[...] = 1
     return tensor
 
 
 def constant_(tensor: Tensor, value: float) -> Tensor:
     """Fill with one value."""
-    tensor.data[...] = value
+    if not _skipping:
+        tensor.data[...] = value
     return tensor
 
 

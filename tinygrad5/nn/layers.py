@@ -1,4 +1,4 @@
-"""Layers with weights or state: Linear, Conv2d, MaxPool2d, Flatten, Dropout.
+"""Layers with weights or state: Linear, Conv2d, MaxPool2d, Flatten, Dropout, Identity.
 
 Forward passes call the functional ops directly and validate nothing themselves: they run every
 batch, and the ops already name shapes in their errors.
@@ -6,28 +6,25 @@ batch, and the ops already name shapes in their errors.
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
-from ..ops import conv2d, conv2d_relu_max_pool2d, flatten, max_pool2d
+from ..ops import conv2d, flatten, max_pool2d
 from ..ops.conv import as_pair
 from ..tensor import Tensor
 from . import init
-from .activations import ReLU, Sigmoid
 from .functional import dropout, linear
 from .module import Module, Parameter
-
-# What Linear.forward_then fuses: exactly these modules (a subclass may change forward).
-_FUSED_ACTIVATIONS = {Sigmoid: "sigmoid", ReLU: "relu"}
 
 
 class Linear(Module):
     """y = x @ W.T + b with W of shape (out_features, in_features), like torch.
 
     The homework stores W as (in, out) and computes X @ W + b; this layer's `weight` is that
-    matrix transposed (load a homework W with `weight.data[...] = W.T`). Default init is the
-    homework's: Xavier uniform weights U(±√(6/(in+out))) and zero bias.
+    matrix transposed (load a homework W with `weight.data[...] = W.T`). Default init is torch's:
+    kaiming_uniform_ with a=√5, i.e. weights U(±1/√in_features), and bias U(±1/√in_features); the
+    homework's Xavier init is `nn.init.xavier_uniform_(layer.weight)` and `nn.init.zeros_(layer.bias)`.
 
     Layout: when in_features > out_features the (out, in) weight is stored column-major, i.e. its
     memory is the homework's row-major (in, out) matrix.  Values, shape, state_dict and checkpoints
@@ -49,21 +46,15 @@ class Linear(Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        """Xavier uniform weight, zero bias."""
-        init.xavier_uniform_(self.weight)
+        """torch's default: kaiming_uniform_(a=√5) weight, U(±1/√in_features) bias."""
+        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
         if self.bias is not None:
-            init.zeros_(self.bias)
+            bound = 1.0 / math.sqrt(self.in_features)
+            init.uniform_(self.bias, -bound, bound)
 
     def forward(self, x: Tensor) -> Tensor:
         """x (..., in) -> (..., out)."""
         return linear(x, self.weight, self.bias)
-
-    def forward_then(self, x: Tensor, following: Sequence[Module]) -> tuple[Tensor, int] | None:
-        """This layer and a following nn.Sigmoid or nn.ReLU as one op (Sequential calls this)."""
-        act = _FUSED_ACTIVATIONS.get(type(following[0]))
-        if act is None or type(self).forward is not Linear.forward:
-            return None
-        return linear(x, self.weight, self.bias, activation=act), 1
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
@@ -99,17 +90,6 @@ class Conv2d(Module):
     def forward(self, x: Tensor) -> Tensor:
         """x (N, in, H, W) -> (N, out, OH, OW)."""
         return conv2d(x, self.weight, self.bias, self.stride, self.padding)
-
-    def forward_then(self, x: Tensor, following: Sequence[Module]) -> tuple[Tensor, int] | None:
-        """This layer, a ReLU and a MaxPool2d(2) after it as one op (Sequential calls this): on the
-        numba backend each sample is pooled while its convolution output is still in cache."""
-        if (len(following) < 2 or type(following[0]) is not ReLU or type(following[1]) is not MaxPool2d
-                or type(self).forward is not Conv2d.forward):
-            return None
-        pool = following[1]
-        if as_pair(pool.kernel_size, "kernel_size") != (2, 2) or as_pair(pool.stride, "stride") != (2, 2):
-            return None
-        return conv2d_relu_max_pool2d(x, self.weight, self.bias, self.stride, self.padding), 2
 
     def extra_repr(self) -> str:
         s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
@@ -164,3 +144,14 @@ class Dropout(Module):
 
     def extra_repr(self) -> str:
         return f"p={self.p}"
+
+
+class Identity(Module):
+    """Returns its input; takes and ignores any arguments, like torch's (a placeholder layer)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__()
+
+    def forward(self, x: Any) -> Any:
+        """x itself."""
+        return x

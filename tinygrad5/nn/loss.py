@@ -1,9 +1,9 @@
-"""Loss layers: CrossEntropyLoss (softmax fused in) and MSELoss."""
+"""Loss layers: CrossEntropyLoss (softmax fused in), NLLLoss and MSELoss."""
 from __future__ import annotations
 
 from typing import Any
 
-from ..ops import cross_entropy, mse_loss
+from ..ops import cross_entropy, mse_loss, nll_loss
 from ..ops.loss import REDUCTIONS
 from ..tensor import Tensor
 from .module import Module
@@ -46,3 +46,23 @@ class MSELoss(Module):
 
     def extra_repr(self) -> str:
         return f"reduction={self.reduction!r}"
+
+
+class NLLLoss(Module):
+    """Negative log-likelihood of class indices under log-probabilities (pair it with LogSoftmax)."""
+
+    def __init__(self, weight: Any = None, size_average: Any = None, ignore_index: int = -100, reduce: Any = None,
+                 reduction: str = "mean") -> None:
+        super().__init__()
+        if size_average is not None or reduce is not None:  # torch's deprecated pair
+            reduction = "none" if reduce is False else ("sum" if size_average is False else "mean")
+        self.reduction = _check(reduction)
+        self.register_buffer("weight", weight if weight is None or isinstance(weight, Tensor) else Tensor(weight))
+        self.ignore_index = ignore_index
+
+    def forward(self, input: Tensor, target: Any) -> Tensor:
+        """A scalar (or per-sample losses with reduction='none')."""
+        return nll_loss(input, target, self.weight, ignore_index=self.ignore_index, reduction=self.reduction)
+
+    def extra_repr(self) -> str:
+        return f"reduction={self.reduction!r}, ignore_index={self.ignore_index}"

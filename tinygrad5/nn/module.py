@@ -1,19 +1,21 @@
-"""Module (parameter and submodule registration, state_dict, train/eval, repr), Parameter, Sequential.
+"""Module (parameters, buffers and submodules, traversal, state_dict, train/eval, to(), repr), Parameter.
 
 Registration works like PyTorch's: assigning a `Parameter` or a `Module` to an attribute records it
 under that name, in assignment order, and `named_parameters()` walks the tree with dotted names
-("0.weight", "fc1.bias"). The value is also kept in the instance `__dict__` so that `self.weight`
-in `forward` is a plain attribute lookup (this runs every batch).
+("0.weight", "fc1.bias"); `register_buffer` records state that is saved but not trained
+(BatchNorm's running statistics). The value is also kept in the instance `__dict__` so that
+`self.weight` in `forward` is a plain attribute lookup (this runs every batch).
 """
 from __future__ import annotations
 
 import contextlib
 from collections import OrderedDict
-from typing import Any, Iterator, Mapping, NamedTuple
+from typing import Any, Callable, Iterator, Mapping, NamedTuple
 
 import numpy as np
 
 from ..tensor import Tensor, copy_as
+from ._convert import parse_to_args
 
 
 class Parameter(Tensor):
@@ -21,7 +23,9 @@ class Parameter(Tensor):
 
     __slots__ = ()
 
-    def __init__(self, data: Any, requires_grad: bool = True) -> None:
+    def __init__(self, data: Any = None, requires_grad: bool = True) -> None:
+        if data is None:
+            data = np.empty(0, np.float32)
         super().__init__(data.data if isinstance(data, Tensor) else data, requires_grad=requires_grad)
 
     def __repr__(self) -> str:
@@ -40,13 +44,11 @@ class Module:
     implement `forward`."""
 
     training: bool
-    # A module may define forward_then(x, following) -> (Tensor, k) | None: itself and the first k
-    # modules after it in a Sequential as one op when it can (nn.Linear and a Sigmoid or ReLU;
-    # nn.Conv2d, ReLU and MaxPool2d(2); nn.ReLU and MaxPool2d), else None.
-    forward_then: Any = None
 
     def __init__(self) -> None:
         object.__setattr__(self, "_parameters", OrderedDict())
+        object.__setattr__(self, "_buffers", OrderedDict())
+        object.__setattr__(self, "_non_persistent_buffers", set())
         object.__setattr__(self, "_modules", OrderedDict())
         object.__setattr__(self, "training", True)
 
@@ -56,12 +58,14 @@ class Module:
         if "_parameters" not in d:
             raise AttributeError(f"cannot assign {name!r} before Module.__init__() ran: call "
                                  f"super().__init__() first in {type(self).__name__}.__init__")
-        params, mods = d["_parameters"], d["_modules"]
+        params, mods, bufs = d["_parameters"], d["_modules"], d["_buffers"]
         if isinstance(value, Parameter):
             mods.pop(name, None)
+            bufs.pop(name, None)
             params[name] = value
         elif isinstance(value, Module):
             params.pop(name, None)
+            bufs.pop(name, None)
             mods[name] = value
         elif name in params:
             if value is not None:
@@ -73,11 +77,16 @@ class Module:
                 raise TypeError(f"cannot assign a {type(value).__name__} to submodule {name!r} of "
                                 f"{type(self).__name__} (Module or None expected)")
             mods[name] = None
+        elif name in bufs:
+            if value is not None and not isinstance(value, Tensor):
+                raise TypeError(f"cannot assign a {type(value).__name__} to buffer {name!r} of "
+                                f"{type(self).__name__} (Tensor or None expected)")
+            bufs[name] = value
         object.__setattr__(self, name, value)
 
     def __delattr__(self, name: str) -> None:
-        self.__dict__["_parameters"].pop(name, None)
-        self.__dict__["_modules"].pop(name, None)
+        for table in ("_parameters", "_modules", "_buffers"):
+            self.__dict__[table].pop(name, None)
         object.__delattr__(self, name)
 
     def register_parameter(self, name: str, param: Parameter | None) -> None:
@@ -86,6 +95,21 @@ class Module:
             raise TypeError(f"register_parameter({name!r}) needs a Parameter or None, got {type(param).__name__}")
         self.__dict__["_parameters"][name] = param
         object.__setattr__(self, name, param)
+
+    def register_buffer(self, name: str, tensor: Tensor | None, persistent: bool = True) -> None:
+        """Register state that is not trained (e.g. running statistics); persistent buffers are in state_dict."""
+        if tensor is not None and not isinstance(tensor, Tensor):
+            raise TypeError(f"register_buffer({name!r}) needs a Tensor or None, got {type(tensor).__name__}")
+        if "." in name or not name:
+            raise KeyError(f"buffer name {name!r} must be non-empty and contain no '.'")
+        if name in self._parameters or name in self._modules:
+            raise KeyError(f"register_buffer: {name!r} is already a parameter or submodule of {type(self).__name__}")
+        self._buffers[name] = tensor
+        if persistent:
+            self._non_persistent_buffers.discard(name)
+        else:
+            self._non_persistent_buffers.add(name)
+        object.__setattr__(self, name, tensor)
 
     def add_module(self, name: str, module: Module | None) -> None:
         """Register a submodule under `name` (any string without a dot)."""
@@ -96,6 +120,8 @@ class Module:
         self.__dict__["_modules"][name] = module
         object.__setattr__(self, name, module)
 
+    register_module = add_module
+
     # ---- the call --------------------------------------------------------------------------------
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         """The computation; every subclass defines it."""
@@ -105,15 +131,18 @@ class Module:
         return self.forward(*args, **kwargs)
 
     # ---- traversal -------------------------------------------------------------------------------
-    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
-        """(dotted name, module) for this module and every descendant, each module once."""
-        seen: set[int] = set()
+    def named_modules(self, memo: set | None = None, prefix: str = "",
+                      remove_duplicate: bool = True) -> Iterator[tuple[str, Module]]:
+        """(dotted name, module) for this module and every descendant, depth first; each module once
+        unless remove_duplicate=False."""
+        seen: set[int] = set() if memo is None else {id(m) for m in memo}
         stack: list[tuple[str, Module]] = [(prefix, self)]
         while stack:  # depth-first, children in registration order
             name, mod = stack.pop()
-            if id(mod) in seen:
-                continue
-            seen.add(id(mod))
+            if remove_duplicate:
+                if id(mod) in seen:
+                    continue
+                seen.add(id(mod))
             yield name, mod
             kids = [(f"{name}.{k}" if name else k, m) for k, m in mod._modules.items() if m is not None]
             stack.extend(reversed(kids))
@@ -125,8 +154,10 @@ class Module:
 
     def named_children(self) -> Iterator[tuple[str, Module]]:
         """(name, module) of the direct submodules."""
+        seen: set[int] = set()
         for k, m in self._modules.items():
-            if m is not None:
+            if m is not None and id(m) not in seen:
+                seen.add(id(m))
                 yield k, m
 
     def children(self) -> Iterator[Module]:
@@ -134,25 +165,57 @@ class Module:
         for _, m in self.named_children():
             yield m
 
-    def named_parameters(self, prefix: str = "", recurse: bool = True) -> Iterator[tuple[str, Parameter]]:
-        """(dotted name, parameter) in registration order; a parameter shared by two modules appears once."""
+    def _named_members(self, table: str, prefix: str, recurse: bool,
+                       remove_duplicate: bool) -> Iterator[tuple[str, Tensor]]:
         seen: set[int] = set()
-        mods = self.named_modules(prefix) if recurse else iter([(prefix, self)])
+        mods = self.named_modules(prefix=prefix) if recurse else iter([(prefix, self)])
         for mname, mod in mods:
-            for k, p in mod._parameters.items():
-                if p is None or id(p) in seen:
+            for k, t in mod.__dict__[table].items():
+                if t is None or (remove_duplicate and id(t) in seen):
                     continue
-                seen.add(id(p))
-                yield (f"{mname}.{k}" if mname else k), p
+                seen.add(id(t))
+                yield (f"{mname}.{k}" if mname else k), t
+
+    def named_parameters(self, prefix: str = "", recurse: bool = True,
+                         remove_duplicate: bool = True) -> Iterator[tuple[str, Parameter]]:
+        """(dotted name, parameter) in registration order; a parameter shared by two modules appears once."""
+        return self._named_members("_parameters", prefix, recurse, remove_duplicate)
 
     def parameters(self, recurse: bool = True) -> Iterator[Parameter]:
         """Every parameter, in the order of named_parameters()."""
         for _, p in self.named_parameters(recurse=recurse):
             yield p
 
+    def named_buffers(self, prefix: str = "", recurse: bool = True,
+                      remove_duplicate: bool = True) -> Iterator[tuple[str, Tensor]]:
+        """(dotted name, buffer) in registration order."""
+        return self._named_members("_buffers", prefix, recurse, remove_duplicate)
+
+    def buffers(self, recurse: bool = True) -> Iterator[Tensor]:
+        """Every buffer, in the order of named_buffers()."""
+        for _, b in self.named_buffers(recurse=recurse):
+            yield b
+
+    def get_submodule(self, target: str) -> Module:
+        """The submodule at a dotted path ("" is this module)."""
+        mod: Module = self
+        for part in target.split(".") if target else []:
+            nxt = mod._modules.get(part)
+            if nxt is None:
+                raise AttributeError(f"{type(mod).__name__} has no submodule {part!r} (path {target!r})")
+            mod = nxt
+        return mod
+
+    def apply(self, fn: Callable[[Module], Any]) -> Module:
+        """Call fn on every submodule (children first) and then on this module; returns self."""
+        for m in self.children():
+            m.apply(fn)
+        fn(self)
+        return self
+
     # ---- modes and grads -------------------------------------------------------------------------
     def train(self, mode: bool = True) -> Module:
-        """Set the `training` flag on this module and all descendants (Dropout reads it)."""
+        """Set the `training` flag on this module and all descendants (Dropout, BatchNorm read it)."""
         for m in self.modules():
             object.__setattr__(m, "training", bool(mode))
         return self
@@ -161,30 +224,85 @@ class Module:
         """train(False)."""
         return self.train(False)
 
-    def zero_grad(self) -> None:
-        """Drop every parameter's gradient (set it to None)."""
+    def requires_grad_(self, requires_grad: bool = True) -> Module:
+        """Set requires_grad on every parameter; returns self."""
         for p in self.parameters():
-            p.grad = None
+            p.requires_grad_(requires_grad)
+        return self
 
-    def to(self, dtype: Any) -> Module:
-        """Cast every float parameter to `dtype` in place (e.g. "float64" for gradient checks)."""
-        dt = np.dtype(dtype)
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Drop every parameter's gradient (or fill it with zeros when set_to_none=False)."""
         for p in self.parameters():
-            if p.data.dtype.kind == "f" and p.data.dtype != dt:
-                p.data, p.grad = p.data.astype(dt), None
+            if set_to_none or p.grad is None:
+                p.grad = None
+            else:
+                p.grad.data[...] = 0
+
+    # ---- device and dtype ------------------------------------------------------------------------
+    def to(self, *args: Any, **kwargs: Any) -> Module:
+        """`to(device)`, `to(dtype)`, `to(device, dtype)` or `to(tensor)`, in place, returning self.
+
+        The only device is the CPU ("cpu"; an accelerator raises naming the available devices);
+        a dtype casts floating parameters and buffers and must be float32 or float64.
+        """
+        _, dtype = parse_to_args(type(self).__name__, args, kwargs)
+        return self if dtype is None else self._cast(dtype)
+
+    def cpu(self) -> Module:
+        """This module (it already lives on the CPU)."""
+        return self
+
+    def cuda(self, device: Any = None) -> Module:
+        """Always an error: tinygrad5 runs on the CPU only."""
+        return self.to("cuda" if device is None else (f"cuda:{device}" if isinstance(device, int) else device))
+
+    def float(self) -> Module:
+        """Cast floating parameters and buffers to float32."""
+        return self._cast(np.dtype(np.float32))
+
+    def double(self) -> Module:
+        """Cast floating parameters and buffers to float64."""
+        return self._cast(np.dtype(np.float64))
+
+    def half(self) -> Module:
+        """Refused: there are no float16 kernels."""
+        return self.to(np.float16)
+
+    def _cast(self, dt: np.dtype) -> Module:
+        for t in list(self.parameters()) + list(self.buffers()):
+            if t.data.dtype.kind == "f" and t.data.dtype != dt:
+                t.data = np.array(t.data, dtype=dt, order=_order(t.data))  # column-major stays so (nn.Linear)
+                if t.grad is not None:
+                    t.grad = Tensor._make(t.grad.data.astype(dt))
         return self
 
     # ---- state -----------------------------------------------------------------------------------
+    def _state_items(self) -> Iterator[tuple[str, Tensor]]:
+        """(dotted name, tensor) of what state_dict holds: per module its parameters, then its
+        persistent buffers, modules in named_modules() order (torch's order)."""
+        seen: set[int] = set()
+        for mname, mod in self.named_modules():
+            items = list(mod._parameters.items()) + [
+                (k, b) for k, b in mod._buffers.items() if k not in mod._non_persistent_buffers]
+            for k, t in items:
+                if t is None or id(t) in seen:
+                    continue
+                seen.add(id(t))
+                yield (f"{mname}.{k}" if mname else k), t
+
     def state_dict(self) -> OrderedDict[str, np.ndarray]:
-        """name -> a copy of each parameter's array, in named_parameters() order."""
-        return OrderedDict((k, p.data.copy()) for k, p in self.named_parameters())
+        """name -> a copy of each parameter's and persistent buffer's array."""
+        return OrderedDict((k, t.data.copy()) for k, t in self._state_items())
 
     def load_state_dict(self, state: Mapping[str, Any], strict: bool = True) -> IncompatibleKeys:
-        """Copy arrays into the parameters (cast to each parameter's dtype).
+        """Copy arrays into the parameters and buffers (cast to each one's dtype).
 
         Wrong shapes always raise; missing or unexpected keys raise when strict, else are returned.
         """
-        own = dict(self.named_parameters())
+        if not isinstance(state, Mapping):
+            raise TypeError(f"load_state_dict into {type(self).__name__} needs a mapping of names to arrays, "
+                            f"got a {type(state).__name__}")
+        own = dict(self._state_items())
         missing = [k for k in own if k not in state]
         unexpected = [k for k in state if k not in own]
         if strict and (missing or unexpected):
@@ -220,54 +338,8 @@ class Module:
         return head + ("\n" + "\n".join(lines) + "\n)" if lines else ")")
 
 
-class Sequential(Module):
-    """Modules applied in order; indexable (`seq[0]`, `seq[1:]`), with len()."""
-
-    def __init__(self, *modules: Module | Mapping[str, Module]) -> None:
-        super().__init__()
-        if len(modules) == 1 and isinstance(modules[0], Mapping):
-            for name, m in modules[0].items():
-                self.add_module(str(name), m)
-        else:
-            for i, m in enumerate(modules):
-                if not isinstance(m, Module):
-                    raise TypeError(f"Sequential item {i} is a {type(m).__name__}, not a Module")
-                self.add_module(str(i), m)
-
-    def forward(self, x: Any) -> Any:
-        """Feed x through each module in turn; a module and the next run as one op where the first
-        can fuse them (see Module.forward_then): same values, one graph node and one array fewer."""
-        mods = list(self._modules.values())
-        i, n = 0, len(mods)
-        while i < n:
-            m = mods[i]
-            if m.forward_then is not None and i + 1 < n:
-                fused = m.forward_then(x, mods[i + 1:])
-                if fused is not None:
-                    x, i = fused[0], i + 1 + fused[1]
-                    continue
-            x = m(x)
-            i += 1
-        return x
-
-    def __len__(self) -> int:
-        return len(self._modules)
-
-    def __iter__(self) -> Iterator[Module]:
-        return iter(self._modules.values())
-
-    def __getitem__(self, idx: int | slice) -> Module:
-        items = list(self._modules.items())
-        if isinstance(idx, slice):
-            return Sequential(OrderedDict(items[idx]))
-        if not -len(items) <= idx < len(items):
-            raise IndexError(f"index {idx} is out of range for a Sequential of length {len(items)}")
-        return items[idx][1]
-
-    def append(self, module: Module) -> Sequential:
-        """Add a module at the end."""
-        self.add_module(str(len(self)), module)
-        return self
+def _order(a: np.ndarray) -> str:
+    return "F" if a.flags.f_contiguous and not a.flags.c_contiguous else "C"
 
 
 @contextlib.contextmanager

@@ -5,19 +5,23 @@ gradient tests iterate it, and fail for any differentiable op without a gradient
 """
 from __future__ import annotations
 
-from typing import Any, Callable, NamedTuple
+from typing import Callable, NamedTuple
 
 from ..tensor import Tensor
-from . import activation, conv, elementwise, loss, matmul, movement, reduce
+from . import activation, conv, elementwise, loss, matmul, movement, reduce, select
 from .activation import leaky_relu, log_softmax, relu, sigmoid, softmax, tanh
 from .conv import conv2d, conv2d_relu_max_pool2d, max_pool2d, relu_max_pool2d
 from .elementwise import (abs, add, cast, clip, div, eq, exp, ge, gt, le, log, lt, maximum, minimum, mul, ne,
                           neg, pow, sqrt, sub, where)
 from .loss import cross_entropy, mse_loss
 from .matmul import linear, matmul
-from .movement import (broadcast_to, cat, expand, flatten, getitem, pad, permute, reshape, squeeze, stack,
+from .movement import (broadcast_to, cat, clone, expand, flatten, getitem, pad, permute, reshape, squeeze, stack,
                        transpose, unsqueeze, view)
-from .reduce import argmax, max, mean, min, sum, var
+from .nll import nll_loss
+from .normalization import batch_norm
+from .pool import avg_pool2d
+from .reduce import amax, amin, argmax, argmin, mean, std, sum, var
+from .select import max, min, topk
 
 
 class OpInfo(NamedTuple):
@@ -29,7 +33,8 @@ OP_TABLE: dict[str, OpInfo] = {name: OpInfo(fn) for name, fn in {
     "add": add, "sub": sub, "mul": mul, "div": div, "pow": pow, "neg": neg,
     "matmul": matmul, "linear": linear, "exp": exp, "log": log, "sqrt": sqrt, "abs": abs,
     "maximum": maximum, "minimum": minimum, "clip": clip, "where": where,
-    "sum": sum, "mean": mean, "max": max, "min": min, "var": var,
+    "sum": sum, "mean": mean, "max": max, "min": min, "amax": amax, "amin": amin, "var": var, "std": std,
+    "topk": topk, "clone": clone,
     "reshape": reshape, "flatten": flatten, "transpose": transpose, "permute": permute,
     "expand": expand, "squeeze": squeeze, "unsqueeze": unsqueeze, "getitem": getitem,
     "cat": cat, "stack": stack, "pad": pad, "cast": cast,
@@ -39,21 +44,15 @@ OP_TABLE: dict[str, OpInfo] = {name: OpInfo(fn) for name, fn in {
     "conv2d": conv2d, "max_pool2d": max_pool2d, "relu_max_pool2d": relu_max_pool2d,
     "conv2d_relu_max_pool2d": conv2d_relu_max_pool2d,
 }.items()}
+OP_TABLE.update({name: OpInfo(fn) for name, fn in {
+    "batch_norm": batch_norm, "avg_pool2d": avg_pool2d, "nll_loss": nll_loss}.items()})
 OP_TABLE.update({name: OpInfo(fn, False) for name, fn in {
-    "lt": lt, "le": le, "gt": gt, "ge": ge, "eq": eq, "ne": ne, "argmax": argmax}.items()})
+    "lt": lt, "le": le, "gt": gt, "ge": ge, "eq": eq, "ne": ne, "argmax": argmax,
+    "argmin": argmin}.items()})
 
 
 def _rev(fn: Callable) -> Callable:
     return lambda self, other: fn(other, self)
-
-
-def _axis_kw(fn: Callable) -> Callable:
-    """Accept torch's dim=/keepdim= spelling beside numpy's axis=/keepdims=."""
-    def method(self: Tensor, axis: Any = None, keepdims: bool = False, *, dim: Any = None,
-               keepdim: bool | None = None, **kw: Any) -> Tensor:
-        return fn(self, dim if dim is not None else axis, keepdim if keepdim is not None else keepdims, **kw)
-    method.__doc__ = fn.__doc__
-    return method
 
 
 _METHODS: dict[str, Callable] = {
@@ -64,8 +63,10 @@ _METHODS: dict[str, Callable] = {
     "__getitem__": getitem, "__abs__": abs,
     "add": add, "sub": sub, "mul": mul, "div": div, "pow": pow, "neg": neg, "matmul": matmul,
     "exp": exp, "log": log, "sqrt": sqrt, "abs": abs, "maximum": maximum, "minimum": minimum,
-    "clip": clip, "clamp": clip, "sum": _axis_kw(sum), "mean": _axis_kw(mean), "max": _axis_kw(max),
-    "min": _axis_kw(min), "var": _axis_kw(var), "argmax": _axis_kw(argmax),
+    "eq": eq, "ne": ne, "lt": lt, "le": le, "gt": gt, "ge": ge,
+    # reductions take torch's dim/keepdim (positional too) or numpy's axis=/keepdims=
+    "sum": sum, "mean": mean, "max": max, "min": min, "amax": amax, "amin": amin, "var": var, "std": std,
+    "argmax": argmax, "argmin": argmin, "topk": topk, "clone": clone,
     "reshape": reshape, "view": view, "flatten": flatten, "transpose": transpose, "permute": permute,
     "expand": expand, "broadcast_to": broadcast_to, "squeeze": squeeze, "unsqueeze": unsqueeze,
     "pad": pad, "astype": cast, "sigmoid": sigmoid, "tanh": tanh, "relu": relu, "leaky_relu": leaky_relu,
@@ -74,5 +75,4 @@ _METHODS: dict[str, Callable] = {
 for _name, _fn in _METHODS.items():
     setattr(Tensor, _name, _fn)
 Tensor.T = property(lambda self: permute(self, tuple(reversed(range(self.ndim)))), doc="All dims reversed.")
-Tensor.float = lambda self: cast(self, "float32")
-Tensor.double = lambda self: cast(self, "float64")
+# clamp/clip, dtype conversions and the other torch conveniences: tinygrad5/torch_compat.py

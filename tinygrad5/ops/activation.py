@@ -5,6 +5,7 @@ import numpy as np
 
 from .. import backend as _backend
 from ..tensor import Function, Tensor, as_tensor
+from .elementwise import float_input, float_only
 from .reduce import _norm_axis
 
 
@@ -48,8 +49,12 @@ class LeakyReLU(Function):
 
 class Softmax(Function):
     def forward(self, a, axis=-1):
+        self.axis = axis
+        if a.size == 0:  # e.g. (5, 0): numpy's max has no identity for an empty axis; torch returns it empty
+            self.out = a.copy()
+            return self.out
         e = np.exp(a - a.max(axis=axis, keepdims=True))
-        self.out, self.axis = e / e.sum(axis=axis, keepdims=True), axis
+        self.out = e / e.sum(axis=axis, keepdims=True)
         return self.out
 
     def backward(self, g):
@@ -59,9 +64,12 @@ class Softmax(Function):
 
 class LogSoftmax(Function):
     def forward(self, a, axis=-1):
+        self.axis = axis
+        if a.size == 0:
+            self.out = a.copy()
+            return self.out
         z = a - a.max(axis=axis, keepdims=True)
         self.out = z - np.log(np.exp(z).sum(axis=axis, keepdims=True))
-        self.axis = axis
         return self.out
 
     def backward(self, g):
@@ -69,13 +77,13 @@ class LogSoftmax(Function):
 
 
 def sigmoid(a: Tensor) -> Tensor:
-    """Logistic function, stable for any input."""
-    return Sigmoid.apply(as_tensor(a))
+    """Logistic function, stable for any input (integer inputs give float32, as in torch)."""
+    return Sigmoid.apply(float_input(a))
 
 
 def tanh(a: Tensor) -> Tensor:
-    """Hyperbolic tangent."""
-    return Tanh.apply(as_tensor(a))
+    """Hyperbolic tangent (integer inputs give float32, as in torch)."""
+    return Tanh.apply(float_input(a))
 
 
 def relu(a: Tensor) -> Tensor:
@@ -85,7 +93,7 @@ def relu(a: Tensor) -> Tensor:
 
 def leaky_relu(a: Tensor, negative_slope: float = 0.01) -> Tensor:
     """a where a > 0, else negative_slope * a."""
-    return LeakyReLU.apply(as_tensor(a), slope=negative_slope)
+    return LeakyReLU.apply(float_only(a, "leaky_relu"), slope=negative_slope)
 
 
 def _one_axis(a: Tensor, axis: int) -> int:
@@ -96,11 +104,11 @@ def _one_axis(a: Tensor, axis: int) -> int:
 
 def softmax(a: Tensor, axis: int = -1, *, dim: int | None = None) -> Tensor:
     """exp(a) / sum(exp(a)) along axis (or torch's dim), max-subtracted so large inputs do not overflow."""
-    a = as_tensor(a)
+    a = float_only(a, "softmax")
     return Softmax.apply(a, axis=_one_axis(a, axis if dim is None else dim))
 
 
 def log_softmax(a: Tensor, axis: int = -1, *, dim: int | None = None) -> Tensor:
     """log(softmax(a)) along axis (or torch's dim), computed without forming softmax."""
-    a = as_tensor(a)
+    a = float_only(a, "log_softmax")
     return LogSoftmax.apply(a, axis=_one_axis(a, axis if dim is None else dim))

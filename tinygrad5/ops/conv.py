@@ -1,16 +1,36 @@
 """conv2d and max_pool2d: shape checks here, the arithmetic in the active backend."""
 from __future__ import annotations
 
+import operator
 from typing import Any
+
+import numpy as np
 
 from .. import backend as _backend
 from ..tensor import Function, Tensor, as_tensor
 
 
+def _int(v: Any) -> int | None:
+    """v as a Python int if it is an integer (numpy's included, bool not), else None."""
+    if isinstance(v, (bool, np.bool_)):
+        return None
+    try:
+        return operator.index(v)
+    except TypeError:
+        return None
+
+
 def as_pair(v: Any, name: str) -> tuple[int, int]:
-    """An int or a pair of ints as a pair, with an error naming the argument otherwise."""
-    p = (v, v) if isinstance(v, int) else tuple(v)
-    if len(p) != 2 or any(not isinstance(i, int) for i in p):
+    """An int (numpy integers too) or a pair of them as a pair of Python ints, with an error naming
+    the argument otherwise (1.5, "2", (1, 2, 3))."""
+    one = _int(v)
+    if one is not None:
+        return (one, one)
+    try:
+        p = tuple(_int(i) for i in v) if not isinstance(v, (str, bytes)) else ()
+    except TypeError:  # not iterable
+        p = ()
+    if len(p) != 2 or None in p:
         raise ValueError(f"{name} must be an int or a pair of ints, got {v!r}")
     return p
 

@@ -161,10 +161,42 @@ class Cast(Function):
 
 # ---- functional forms ------------------------------------------------------------------------
 
+def float_input(a: Any) -> Tensor:
+    """a as a Tensor, integer and bool ones as float32: torch computes sigmoid, exp, ... of an
+    integer tensor in its default float dtype."""
+    a = as_tensor(a)
+    return a if a.data.dtype.kind == "f" else Tensor._make(a.data.astype(np.float32))
+
+
+def float_only(a: Any, name: str) -> Tensor:
+    """a as a Tensor; an integer or bool one is refused by name, as torch refuses it."""
+    a = as_tensor(a)
+    if a.data.dtype.kind != "f":
+        raise TypeError(f"{name} needs a float tensor, got dtype {a.data.dtype} (convert with .float() first)")
+    return a
+
+
+def _operand(x: Any, like: Tensor | None) -> Tensor:
+    """x as a Tensor; a Python int beside an integer tensor keeps that tensor's dtype (torch: int64 + 2
+    is int64), other Python numbers take like's float dtype (or float32)."""
+    if (like is not None and type(x) is int and like.data.dtype.kind in "iu"
+            and np.iinfo(like.data.dtype).min <= x <= np.iinfo(like.data.dtype).max):
+        return Tensor._make(np.array(x, dtype=like.data.dtype))
+    return as_tensor(x, like)
+
+
 def _pair(a: Any, b: Any) -> tuple[Tensor, Tensor]:
-    """Both operands as Tensors, numbers taking the other side's float dtype; shapes checked."""
-    a = as_tensor(a, b if isinstance(b, Tensor) else None)
-    b = as_tensor(b, a)
+    """Both operands as Tensors, numbers taking the other side's dtype, an integer or bool tensor
+    beside a float one taking the float's dtype (torch's promotion; numpy would widen int64 and
+    float32 to float64); shapes checked."""
+    a = _operand(a, b if isinstance(b, Tensor) else None)
+    b = _operand(b, a)
+    fa, fb = a.data.dtype.kind == "f", b.data.dtype.kind == "f"
+    if fa != fb:
+        if fa:
+            b = Tensor._make(b.data.astype(a.data.dtype))
+        else:
+            a = Tensor._make(a.data.astype(b.data.dtype))
     sa, sb = a.data.shape, b.data.shape
     if sa != sb:
         try:
@@ -190,8 +222,11 @@ def mul(a: Any, b: Any) -> Tensor:
 
 
 def div(a: Any, b: Any) -> Tensor:
-    """a / b with broadcasting."""
-    return Div.apply(*_pair(a, b))
+    """a / b with broadcasting; true division, so integer operands give float32 (as in torch)."""
+    a, b = _pair(a, b)
+    if a.data.dtype.kind != "f":  # then b is not float either
+        a, b = float_input(a), float_input(b)
+    return Div.apply(a, b)
 
 
 def pow(a: Any, b: Any) -> Tensor:
@@ -205,18 +240,18 @@ def neg(a: Tensor) -> Tensor:
 
 
 def exp(a: Tensor) -> Tensor:
-    """e ** a."""
-    return Exp.apply(as_tensor(a))
+    """e ** a (integer inputs give float32, as in torch)."""
+    return Exp.apply(float_input(a))
 
 
 def log(a: Tensor) -> Tensor:
-    """Natural logarithm."""
-    return Log.apply(as_tensor(a))
+    """Natural logarithm (integer inputs give float32, as in torch)."""
+    return Log.apply(float_input(a))
 
 
 def sqrt(a: Tensor) -> Tensor:
-    """Square root."""
-    return Sqrt.apply(as_tensor(a))
+    """Square root (integer inputs give float32, as in torch)."""
+    return Sqrt.apply(float_input(a))
 
 
 def abs(a: Tensor) -> Tensor:
@@ -238,7 +273,10 @@ def clip(a: Tensor, min: float | None = None, max: float | None = None) -> Tenso
     """Clamp to [min, max]; gradient passes where the value was inside."""
     if min is None and max is None:
         raise ValueError("clip needs min or max")
-    return Clip.apply(as_tensor(a), lo=min, hi=max)
+    a = as_tensor(a)
+    if isinstance(min, float) or isinstance(max, float):  # an int tensor clipped to floats: float32, as torch
+        a = float_input(a)
+    return Clip.apply(a, lo=min, hi=max)
 
 
 def where(cond: Any, a: Any, b: Any) -> Tensor:

@@ -55,10 +55,19 @@ def cross_entropy(logits: Tensor, target: Any, reduction: str = "mean") -> Tenso
     t = target.data if isinstance(target, Tensor) else np.asarray(target)
     if logits.ndim != 2:
         raise ValueError(f"cross_entropy needs logits of shape (N, C), got {logits.shape}")
+    if logits.data.dtype.kind != "f":  # as torch; checked here so that both backends refuse alike
+        raise TypeError(f"cross_entropy needs float logits, got dtype {logits.data.dtype} (convert with .float())")
     n, c = logits.shape
-    if t.ndim == 1 and t.dtype.kind in "iub":
+    if c == 0:
+        raise ValueError(f"cross_entropy needs at least one class, got logits {logits.shape}")
+    if t.dtype.kind == "b":
+        raise TypeError(f"cross_entropy: bool targets {t.shape} are neither class indices nor probabilities; "
+                        "pass integer labels or float one-hot rows")
+    if t.ndim == 1 and t.dtype.kind in "iu":
         if t.shape[0] != n:
             raise ValueError(f"cross_entropy: {n} rows of logits {logits.shape} but {t.shape[0]} labels")
+        if t.dtype.kind == "u" and t.size and t.max() >= c:  # before int64 turns 2**63 negative
+            raise ValueError(f"cross_entropy: label {t[t >= c][0]} is out of range for {c} classes")
         # the backend checks the range inside its forward pass (ValueError naming the label)
         return CrossEntropy.apply(logits, labels=t.astype(np.int64, copy=False), reduction=reduction)
     if t.shape != logits.shape:
@@ -97,4 +106,7 @@ def mse_loss(input: Tensor, target: Any, reduction: str = "mean") -> Tensor:
     a, b = as_tensor(input), as_tensor(target, like=input if isinstance(input, Tensor) else None)
     if a.shape != b.shape:
         raise ValueError(f"mse_loss: input shape {a.shape} and target shape {b.shape} differ")
+    da, db = a.data.dtype, b.data.dtype  # two integer sides: numpy's widening sum (see MSE)
+    if (da.kind == "f") != (db.kind == "f"):  # an integer side takes the float side's dtype, as torch promotes
+        a, b = (a, Tensor._make(b.data.astype(da))) if da.kind == "f" else (Tensor._make(a.data.astype(db)), b)
     return MSE.apply(a, b, reduction=reduction)

@@ -39,6 +39,9 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
         np.broadcast_shapes(sa[:-2], sb[:-2])
     except ValueError:
         raise ValueError(f"matmul batch dims of {sa} and {sb} do not broadcast") from None
+    if (a.data.dtype.kind == "f") != (b.data.dtype.kind == "f"):  # torch refuses; numpy would widen to float64
+        raise TypeError(f"matmul of dtypes {a.data.dtype} {sa} and {b.data.dtype} {sb}: convert the integer "
+                        "operand with .float() (or .double()) first")
     a2 = reshape(a, 1, ka) if a.ndim == 1 else a
     b2 = reshape(b, kb, 1) if b.ndim == 1 else b
     out = MatMul.apply(a2, b2)
@@ -98,6 +101,9 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None, activation: st
     xs, ws = x.data.shape, w.data.shape  # checked on the arrays: this runs for every layer, every step
     if len(ws) != 2 or not xs or xs[-1] != ws[1]:
         raise ValueError(f"linear: input {xs} does not fit weight {ws} (out, in)")
+    if x.data.dtype.kind != "f":  # numpy would make the product, and then the whole model, float64
+        raise TypeError(f"linear: input dtype {x.data.dtype} does not match weight dtype {w.data.dtype}; "
+                        "convert the input with .float() (or .double()) first")
     if activation not in ACTIVATIONS:
         raise ValueError(f"linear: activation must be one of {ACTIVATIONS}, got {activation!r}")
     if bias is None:

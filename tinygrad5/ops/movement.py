@@ -67,6 +67,14 @@ class Cat(Function):
         return tuple(np.split(g, self.splits, axis=self.axis))
 
 
+class Clone(Function):
+    def forward(self, a):
+        return a.copy()
+
+    def backward(self, g):
+        return g
+
+
 class Pad(Function):
     def forward(self, a, widths=(), value=0.0):
         self.slices = tuple(slice(lo, lo + n) for (lo, _), n in zip(widths, a.shape))
@@ -109,7 +117,8 @@ def flatten(a: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     if a.ndim == 0:
         return reshape(a, 1)
     s, e = _dim(start_dim, a.ndim, "flatten"), _dim(end_dim, a.ndim, "flatten")
-    return reshape(a, a.shape[:s] + (-1,) + a.shape[e + 1:])
+    # the merged size spelled out: -1 cannot be inferred when another dim is 0 (an empty batch)
+    return reshape(a, a.shape[:s] + (int(np.prod(a.shape[s:e + 1])),) + a.shape[e + 1:])
 
 
 def permute(a: Tensor, *order: Any) -> Tensor:
@@ -190,8 +199,20 @@ def getitem(a: Tensor, index: Any) -> Tensor:
         raise IndexError(f"{e} (tensor shape {a.shape})") from None
 
 
-def cat(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
-    """Join tensors along an existing axis."""
+def _dim_or_axis(dim: int, axis: int | None, what: str) -> int:
+    """torch's dim or numpy's axis (given by keyword)."""
+    if axis is None:
+        return dim
+    if dim not in (0, axis):
+        raise TypeError(f"{what}() got both dim={dim} and axis={axis}; pass one")
+    return axis
+
+
+def cat(tensors: Sequence[Tensor], dim: int = 0, *, axis: int | None = None) -> Tensor:
+    """Join tensors along an existing dim."""
+    if isinstance(tensors, Tensor):
+        raise TypeError("cat() takes a list or tuple of tensors, got one Tensor")
+    axis = _dim_or_axis(dim, axis, "cat")
     ts = [as_tensor(t) for t in tensors]
     if not ts:
         raise ValueError("cat needs at least one tensor")
@@ -202,8 +223,11 @@ def cat(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
     return Cat.apply(*ts, axis=ax)
 
 
-def stack(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
-    """Join same-shaped tensors along a new axis."""
+def stack(tensors: Sequence[Tensor], dim: int = 0, *, axis: int | None = None) -> Tensor:
+    """Join same-shaped tensors along a new dim."""
+    if isinstance(tensors, Tensor):
+        raise TypeError("stack() takes a list or tuple of tensors, got one Tensor")
+    axis = _dim_or_axis(dim, axis, "stack")
     ts = [as_tensor(t) for t in tensors]
     if not ts:
         raise ValueError("stack needs at least one tensor")
@@ -229,3 +253,8 @@ def pad(a: Tensor, pad: Sequence[Any], value: float = 0.0) -> Tensor:
     if any(lo < 0 or hi < 0 for lo, hi in widths):
         raise ValueError(f"pad widths must be non-negative, got {pad}")
     return Pad.apply(a, widths=tuple(widths), value=value)
+
+
+def clone(a: Tensor) -> Tensor:
+    """A copy of the data that stays in the graph (torch's clone; detach() shares instead)."""
+    return Clone.apply(as_tensor(a))

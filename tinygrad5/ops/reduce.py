@@ -1,4 +1,5 @@
-"""Reductions: sum, mean, max, min, var (with axis/keepdims) and argmax."""
+"""Reductions over dims: sum, mean, amax/amin, var/std, argmax/argmin (torch's dim/keepdim or numpy's
+axis/keepdims)."""
 from __future__ import annotations
 
 from typing import Any
@@ -53,48 +54,101 @@ class Max(Function):
         return mask * (g.reshape(self.kshape) / count)
 
 
-def sum(a: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:
-    """Sum over axis (all by default)."""
-    a = as_tensor(a)
-    return Sum.apply(a, axes=_norm_axis(axis, a.ndim), keepdims=keepdims)
+def _pick(dim: Any, keepdim: Any, axis: Any, keepdims: Any, what: str) -> tuple[Any, bool]:
+    """torch's dim/keepdim or numpy's axis/keepdims (not both): the dims and keepdims flag."""
+    if axis is not None:
+        if dim is not None:
+            raise TypeError(f"{what}() got both dim={dim!r} and axis={axis!r}; pass one")
+        dim = axis
+    return dim, bool(keepdim if keepdims is None else keepdims)
 
 
-def mean(a: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:
-    """Mean over axis (all by default)."""
+def sum(a: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Any = None,
+        keepdims: bool | None = None) -> Tensor:
+    """Sum over dim (all by default); bool and integer tensors sum to int64, as in torch."""
     a = as_tensor(a)
-    axes = _norm_axis(axis, a.ndim)
+    dim, keep = _pick(dim, keepdim, axis, keepdims, "sum")
+    if a.data.dtype.kind == "u":  # numpy would sum to uint64
+        a = Tensor._make(a.data.astype(np.int64))
+    return Sum.apply(a, axes=_norm_axis(dim, a.ndim), keepdims=keep)
+
+
+def _float_only(a: Tensor, what: str) -> None:
+    if a.data.dtype.kind != "f":
+        raise TypeError(f"{what}() needs a float tensor, got dtype {a.data.dtype} (torch refuses it too); "
+                        f"call .float() first")
+
+
+def mean(a: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Any = None,
+         keepdims: bool | None = None) -> Tensor:
+    """Mean over dim (all by default); float tensors only, as in torch."""
+    a = as_tensor(a)
+    dim, keep = _pick(dim, keepdim, axis, keepdims, "mean")
+    _float_only(a, "mean")
+    axes = _norm_axis(dim, a.ndim)
     n = int(np.prod([a.shape[i] for i in axes]))
     if n == 0:
         raise ValueError(f"mean over an empty axis of a tensor of shape {a.shape}")
-    return sum(a, axes, keepdims) * (1.0 / n)
+    return sum(a, axes, keep) * (1.0 / n)
 
 
-def max(a: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:
-    """Maximum over axis (all by default)."""
+def amax(a: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Any = None,
+         keepdims: bool | None = None) -> Tensor:
+    """Maximum over dims (all by default; a tuple allowed); tied maxima share the gradient equally."""
     a = as_tensor(a)
-    return Max.apply(a, axes=_norm_axis(axis, a.ndim), keepdims=keepdims, fn=np.max)
+    dim, keep = _pick(dim, keepdim, axis, keepdims, "amax")
+    return Max.apply(a, axes=_norm_axis(dim, a.ndim), keepdims=keep, fn=np.max)
 
 
-def min(a: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:
-    """Minimum over axis (all by default)."""
+def amin(a: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Any = None,
+         keepdims: bool | None = None) -> Tensor:
+    """Minimum over dims (all by default; a tuple allowed); tied minima share the gradient equally."""
     a = as_tensor(a)
-    return Max.apply(a, axes=_norm_axis(axis, a.ndim), keepdims=keepdims, fn=np.min)
+    dim, keep = _pick(dim, keepdim, axis, keepdims, "amin")
+    return Max.apply(a, axes=_norm_axis(dim, a.ndim), keepdims=keep, fn=np.min)
 
 
-def var(a: Tensor, axis: Any = None, keepdims: bool = False, correction: int = 1) -> Tensor:
-    """Variance over axis; `correction=1` is the unbiased estimate (torch's default), 0 numpy's."""
+def var(a: Tensor, dim: Any = None, unbiased: bool | None = None, keepdim: bool = False, *,
+        correction: int | None = None, axis: Any = None, keepdims: bool | None = None) -> Tensor:
+    """Variance over dim; unbiased (correction=1) by default as in torch, correction=0 is numpy's."""
     a = as_tensor(a)
-    axes = _norm_axis(axis, a.ndim)
+    dim, keep = _pick(dim, keepdim, axis, keepdims, "var")
+    _float_only(a, "var")
+    if unbiased is not None and correction is not None:
+        raise TypeError("var() got both unbiased and correction; pass one")
+    corr = (1 if unbiased or unbiased is None else 0) if correction is None else correction
+    axes = _norm_axis(dim, a.ndim)
     n = int(np.prod([a.shape[i] for i in axes]))
-    if n - correction <= 0:
-        raise ValueError(f"var over {n} elements with correction={correction} is undefined")
-    d = a - mean(a, axes, keepdims=True)
-    return sum(d * d, axes, keepdims) * (1.0 / (n - correction))
+    if n - corr <= 0:
+        raise ValueError(f"var over {n} elements with correction={corr} is undefined")
+    d = a - mean(a, axes, keepdim=True)
+    return sum(d * d, axes, keep) * (1.0 / (n - corr))
 
 
-def argmax(a: Tensor, axis: int | None = None, keepdims: bool = False) -> Tensor:
-    """Index of the maximum (flattened when axis is None); int64, no gradient."""
-    a = as_tensor(a)
-    if axis is not None:
-        _norm_axis(axis, a.ndim)
-    return Tensor._make(np.argmax(a.data, axis=axis, keepdims=keepdims).astype(np.int64))
+def std(a: Tensor, dim: Any = None, unbiased: bool | None = None, keepdim: bool = False, *,
+        correction: int | None = None, axis: Any = None, keepdims: bool | None = None) -> Tensor:
+    """Standard deviation: the square root of var (same arguments)."""
+    return var(a, dim, unbiased, keepdim, correction=correction, axis=axis, keepdims=keepdims) ** 0.5
+
+
+def _arg(fn: Any, name: str) -> Any:
+    def arg(a: Tensor, dim: int | None = None, keepdim: bool = False, *, axis: int | None = None,
+            keepdims: bool | None = None) -> Tensor:
+        a = as_tensor(a)
+        dim, keep = _pick(dim, keepdim, axis, keepdims, name)
+        if a.data.size == 0:
+            raise ValueError(f"{name}() of an empty tensor of shape {a.shape}")
+        if dim is not None:
+            dim = _norm_axis(dim, a.ndim)
+            dim = dim[0] if dim else None
+        out = fn(a.data, axis=dim, keepdims=keep and dim is not None)
+        if keep and dim is None:  # torch keeps every dim as 1
+            out = np.reshape(out, (1,) * a.ndim)
+        return Tensor._make(np.asarray(out, dtype=np.int64))
+    arg.__name__ = name
+    arg.__doc__ = f"Index of the {name[3:]}imum along dim (of the flattened tensor when dim is None); int64, " \
+        "no gradient."
+    return arg
+
+
+argmax, argmin = _arg(np.argmax, "argmax"), _arg(np.argmin, "argmin")

@@ -55,6 +55,12 @@ class Optimizer:
         if not group["lr"] >= 0:
             raise ValueError(f"invalid learning rate {group['lr']}")
 
+    def _check_nonnegative(self, group: dict[str, Any], *names: str) -> None:
+        """Raise naming the first hyperparameter among `names` that is negative (or NaN)."""
+        for k in names:
+            if not group[k] >= 0:
+                raise ValueError(f"{type(self).__name__}: invalid {k} {group[k]} (must be >= 0)")
+
     def zero_grad(self) -> None:
         """Set every parameter's gradient to None."""
         for g in self.param_groups:
@@ -77,6 +83,20 @@ class Optimizer:
             # a parameter whose array was replaced (load_state_dict, Module.to) gets fresh buffers
             bufs = self._scratch[id(p)] = [np.empty_like(p.data) for _ in range(n)]
         return bufs
+
+    @staticmethod
+    def _grad(p: Tensor, out: np.ndarray, wd: float = 0.0, maximize: bool = False) -> np.ndarray:
+        """p's gradient, negated if maximize and plus wd·p (L2, as torch adds it); written into `out`
+        when it changes, so the gradient array itself is never written."""
+        g = p.grad.data
+        if wd:
+            np.multiply(p.data, wd, out=out)
+            if maximize:
+                out -= g  # wd·p − g is torch's (−g) + wd·p bit for bit
+            else:
+                out += g
+            return out
+        return np.negative(g, out=out) if maximize else g
 
     def _cache(self, group: dict[str, Any]) -> dict:
         """A dict kept across steps for one group, where the backend may keep prepared views of it

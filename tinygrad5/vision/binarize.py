@@ -13,8 +13,36 @@ from scipy import ndimage as ndi
 _LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 
 
+def to_unit_range(a: np.ndarray) -> np.ndarray:
+    """Scale a 2-D or 3-D bool/integer/float image to float32 in [0, 1] by the range its values live in.
+
+    bool: True is 1. Unsigned 8/16-bit: divided by 255 / 65535. Other integers and floats (Pillow's
+    I and F modes): taken as [0, 1] when they lie in it, else divided by the smallest of 255, 65535
+    and 2^32 − 1 that holds their maximum (16-bit scans arrive as 32-bit I); with negative values
+    the image's own min..max is stretched to 0..1.
+    """
+    if a.dtype == np.bool_:
+        return a.astype(np.float32)
+    if a.dtype.kind == "u" and a.dtype.itemsize <= 2:
+        return a.astype(np.float32) * np.float32(1 / (256 ** a.dtype.itemsize - 1))
+    if a.dtype.kind not in "iuf":
+        raise ValueError(f"unsupported image dtype {a.dtype} (shape {a.shape})")
+    if a.dtype.kind == "f" and not np.isfinite(a).all():
+        raise ValueError(f"image of shape {a.shape} contains NaN or inf")
+    if a.size == 0:
+        return a.astype(np.float32)
+    lo, hi = float(a.min()), float(a.max())
+    g = a.astype(np.float64)
+    if lo < 0:
+        # No range to read the values in: the image's own extremes become black and white.
+        g = (g - lo) / (hi - lo) if hi > lo else np.ones_like(g)
+    elif hi > 1.5:  # clearly beyond [0, 1] (not just rounding): a wider range in disguise
+        g = g / next((r for r in (255.0, 65535.0, 4294967295.0) if hi <= r), hi)
+    return np.clip(g, 0.0, 1.0).astype(np.float32)
+
+
 def to_grey(image: np.ndarray) -> np.ndarray:
-    """Convert an H×W, H×W×3 or H×W×4 uint8/float image to float32 grey in [0, 1]."""
+    """Convert an H×W, H×W×3 or H×W×4 bool/integer/float image to float32 grey in [0, 1]."""
     a = np.asarray(image)
     if a.ndim == 3 and a.shape[2] in (3, 4):
         a = a[..., :3]
@@ -23,25 +51,16 @@ def to_grey(image: np.ndarray) -> np.ndarray:
     elif a.ndim != 2:
         raise ValueError(f"expected an H×W or H×W×3 image, got shape {a.shape}")
     if a.shape[0] < 8 or a.shape[1] < 8:
-        raise ValueError(f"image of shape {a.shape} is too small to hold letters")
-    if a.dtype == np.bool_:
-        scale = np.float32(1.0)  # True = paper, as in a bw image
-    elif a.dtype == np.uint8:
-        scale = np.float32(1 / 255)
-    elif a.dtype == np.uint16:
-        scale = np.float32(1 / 65535)
-    elif np.issubdtype(a.dtype, np.floating) or np.issubdtype(a.dtype, np.integer):
-        if a.dtype.kind == "f" and not np.isfinite(a).all():
-            raise ValueError(f"image of shape {a.shape} contains NaN or inf")
-        # Floats are taken as [0, 1]; anything clearly above that is a 0–255 image in disguise.
-        scale = np.float32(1 / 255 if float(a.max()) > 1.5 else 1.0)
+        raise ValueError(f"image of shape {a.shape} is too small to hold letters (at least 8×8 pixels needed)")
+    fixed = {np.dtype(np.bool_): 1.0, np.dtype(np.uint8): 1 / 255, np.dtype(np.uint16): 1 / 65535}
+    if a.dtype in fixed:
+        # Weighted sum first, then the scale: the order every earlier result was computed in.
+        g = a.astype(np.float32) @ _LUMA if a.ndim == 3 else a.astype(np.float32)
+        g *= np.float32(fixed[a.dtype])
     else:
-        raise ValueError(f"unsupported image dtype {a.dtype} (shape {a.shape})")
-    if a.ndim == 3:
-        g = a.astype(np.float32) @ _LUMA
-    else:
-        g = a.astype(np.float32)
-    g *= scale
+        g = to_unit_range(a)
+        if g.ndim == 3:
+            g = g @ _LUMA
     return np.clip(g, 0.0, 1.0, out=g)
 
 
