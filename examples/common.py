@@ -106,14 +106,15 @@ def evaluate(model: tg.nn.Module, x: np.ndarray, y: np.ndarray, batch_size: int 
 
 def train_classifier(model: tg.nn.Module, optimizer: tg.optim.Optimizer, splits: dict, epochs: int,
                      batch_size: int, seed: int, shape: tuple[int, ...] = (-1, 1024), progress: bool = True,
-                     label: str = "train", reduction: str = "sum") -> dict[str, list[float]]:
+                     label: str = "train", reduction: str = "sum", transform=None) -> dict[str, list[float]]:
     """The homework's loop: per epoch a random partition into batches, SGD on the summed batch loss
     (or the mean, with reduction="mean").
 
     Returns per-epoch train/valid loss (averaged per sample) and accuracy, and seconds per epoch.
     """
     x, y = splits["train"]
-    loader = DataLoader(x.reshape((len(x),) + shape[1:]), y, batch_size=batch_size, shuffle=True, seed=seed)
+    loader = DataLoader(x.reshape((len(x),) + shape[1:]), y, batch_size=batch_size, shuffle=True, seed=seed,
+                        transform=transform)
     hist: dict[str, list[float]] = {k: [] for k in ("train_loss", "train_acc", "valid_loss", "valid_acc", "sec")}
     bar = tqdm(range(epochs), desc=label, disable=not progress, leave=False)
     for _ in bar:

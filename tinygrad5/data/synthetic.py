@@ -9,6 +9,7 @@ import numpy as np
 from .cache import cached_arrays
 from .classes import CLASSES, IMAGE_SIZE, NUM_CLASSES, one_hot, to_layout
 from .render import DEFAULT_DISTORTION, Distortion, deform, fit_to_box, pen_radii, rasterise
+from .glyphs_letters import SMALL_SHARE
 from .strokes import glyph_styles
 
 #: Bump whenever the generator's output changes, so cached datasets are rebuilt.
@@ -39,6 +40,14 @@ def render_char(char: str, rng: np.random.Generator, size: int = IMAGE_SIZE,
         pts, seg_on = deform(style, rng, distortion)
         margin = rng.uniform(*_MARGIN)
         radius = float(np.exp(rng.normal(np.log(_PEN_RADIUS[0]), _PEN_RADIUS[1])))
+        height = style.height if style.height < 1 or rng.random() >= SMALL_SHARE.get(char, 0.0) else 0.7
+        if height < 1:
+            # Written at lower-case size with the same pen: the letter's height shrinks (a wide m
+            # may still fill the width), the nib does not.
+            w, h = np.ptp(pts, axis=0)
+            inner = size - 2 * margin - 2 * radius
+            scale = min(inner * height * rng.uniform(0.85, 1.15) / max(h, 1e-6), inner / max(w, 1e-6))
+            margin = 0.5 * (size - 2 * radius - scale * max(w, h))
         radii = pen_radii(pts.shape[0], radius, rng, distortion.pressure)
         pts = fit_to_box(pts, size, margin, radius, rng.normal(0.0, 0.8, 2))
         # Ink where the nib covers at least half a scan pixel.
