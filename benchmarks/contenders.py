@@ -10,6 +10,8 @@ process under its intended thread settings for an epoch:
 - hand-numpy: the hand-written float32 numpy model (handwritten.py), OpenBLAS at 1 thread.
 - hand-numpy-2t: the same with OpenBLAS at 2 threads.
 - torch-1t / torch-2t: PyTorch CPU under torch.set_num_threads(1 / 2), restored after.
+- tg-jit: tg-numba with the step captured by tinygrad5.jit.
+- jax: the same step under jax.jit (jax_models.py; skipped where jax is absent), XLA's own threads.
 
 OpenBLAS limits are set with threadpoolctl for the block and restored on exit, so no contender
 inherits another's setting (tinygrad5's own process-wide limit is applied on its first numba use).
@@ -112,6 +114,29 @@ class TinygradTrainer:
         return loss.item()
 
 
+class JitTrainer(TinygradTrainer):
+    """TinygradTrainer's step captured by tinygrad5.jit (replayed from the third call on); the loss's
+    item() is read outside the captured function, where a replay returns the loss tensor."""
+
+    def __init__(self, w: Workload, weights: dict[str, np.ndarray]) -> None:
+        super().__init__(w, weights)
+        self._captured = self.tg.jit(self._train)
+
+    def _train(self, xb: Any, yb: Any) -> Any:
+        out = self.net(xb)
+        tg = self.tg
+        loss = (tg.mse_loss(out, xb, reduction="sum") if self.loss == "sse"
+                else tg.cross_entropy(out, yb, reduction=self.loss[3:]))
+        self.opt.zero_grad()
+        loss.backward()
+        self.opt.step()
+        return loss
+
+    def step(self, x: np.ndarray, y: np.ndarray) -> float:
+        """One SGD step (replayed once captured); an epoch's last, smaller batch runs eagerly."""
+        return self._captured(self.tg.Tensor(x), self.tg.Tensor(y)).item()
+
+
 @contextlib.contextmanager
 def blas_threads(n: int) -> Iterator[None]:
     """Every loaded BLAS at n threads inside the block, the previous limits restored after."""
@@ -154,6 +179,11 @@ def _torch(w: Workload, weights: dict[str, np.ndarray]) -> Any:
     return torch_models.Trainer(w.model, weights, w.lr, w.momentum, w.loss)
 
 
+def _jax(w: Workload, weights: dict[str, np.ndarray]) -> Any:
+    import jax_models
+    return jax_models.Trainer(w.model, weights, w.lr, w.momentum, w.loss)
+
+
 def _torch_threads(n: int) -> Callable[[], ContextManager[None]]:
     def ctx() -> ContextManager[None]:
         import torch_models
@@ -166,14 +196,17 @@ CONTENDERS: dict[str, Contender] = {c.name: c for c in [
               "tinygrad5, numba backend, numba on all cores, OpenBLAS 1 thread"),
     Contender("tg-numba-1t", TinygradTrainer, lambda: tinygrad5_threads("numba", 1),
               "tinygrad5, numba backend, 1 numba thread, OpenBLAS 1 thread"),
+    Contender("tg-jit", JitTrainer, lambda: tinygrad5_threads("numba", None),
+              "tinygrad5, numba backend, the step captured by tinygrad5.jit and replayed"),
     Contender("tg-numpy", TinygradTrainer, lambda: tinygrad5_threads("numpy", None),
               "tinygrad5, numpy backend, OpenBLAS 1 thread"),
     Contender("hand-numpy", _hand, lambda: blas_threads(1), "hand-written float32 numpy, OpenBLAS 1 thread"),
     Contender("hand-numpy-2t", _hand, lambda: blas_threads(2), "hand-written float32 numpy, OpenBLAS 2 threads"),
     Contender("torch-1t", _torch, _torch_threads(1), "PyTorch CPU, torch.set_num_threads(1)"),
     Contender("torch-2t", _torch, _torch_threads(2), "PyTorch CPU, torch.set_num_threads(2)"),
+    Contender("jax", _jax, contextlib.nullcontext, "JAX CPU, the whole step under jax.jit (optional extra)"),
 ]}
-DEFAULT = ["tg-numba", "tg-numba-1t", "tg-numpy", "hand-numpy", "torch-1t", "torch-2t"]
+DEFAULT = ["tg-numba", "tg-jit", "tg-numba-1t", "tg-numpy", "hand-numpy", "torch-1t", "torch-2t", "jax"]
 
 
 def run_epoch(trainer: Any, x: np.ndarray, y: np.ndarray, batches: list[np.ndarray],

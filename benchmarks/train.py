@@ -28,6 +28,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import contenders as C  # noqa: E402
 import flops  # noqa: E402
+import jax_models  # noqa: E402
 import torch_models  # noqa: E402
 from worker import Client  # noqa: E402
 
@@ -54,6 +55,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     unknown = [c for c in a.contenders if c not in C.CONTENDERS]
     if unknown:
         p.error(f"unknown contenders {unknown}; choose from {sorted(C.CONTENDERS)}")
+    if "jax" in a.contenders and not jax_models.available():
+        a.contenders.remove("jax")
+        print("jax is not installed: skipping the jax contender (pip install -e '.[jax]')", file=sys.stderr)
     if not torch_models.available():
         dropped = [c for c in a.contenders if c.startswith("torch")]
         a.contenders = [c for c in a.contenders if not c.startswith("torch")]
@@ -168,12 +172,12 @@ def workload_table(w: C.Workload, times: dict[str, list[float]], mem: dict[str, 
     rows = [f"**{w.name}** ({n} samples, {len(next(iter(times.values())))} timed epochs; "
             f"{gflop:.2f} GFLOP per epoch)", "",
             "| contender | s/epoch (median) | min | samples/s | GFLOP/s | peak RSS MB | Δ train MB | "
-            "× torch best | × hand numpy |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+            "× torch best | × hand numpy | × jax |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for k, v in med.items():
         m = mem.get(k)
         mtxt = f"{m['peak_mb']:.0f} | {m['delta_mb']:.0f}" if m else "– | –"
         rows.append(f"| {k} | {v:.3f} | {min(times[k]):.3f} | {n / v:,.0f} | {gflop / v:.1f} | {mtxt} | "
-                    f"{_ratio(v, torch_best)} | {_ratio(v, hand)} |")
+                    f"{_ratio(v, torch_best)} | {_ratio(v, hand)} | {_ratio(v, med.get('jax'))} |")
     return "\n".join(rows)
 
 
@@ -227,7 +231,7 @@ def main(argv: list[str] | None = None) -> None:
         medians[w.name] = {k: statistics.median(v) for k, v in times.items()}
         print(sections[-1] + "\n", flush=True)
     if not args.no_micro:
-        table, micro_res = micro_table(args.quick, args.contenders)
+        table, micro_res = micro_table(args.quick, [c for c in args.contenders if c not in ("tg-jit", "jax")])
         sections.append("**Framework overhead** (median µs per call, each contender in its own process; 32×64 "
                         "add; 32×1024 @ (64×1024).T + b linear, backward without the input gradient)\n\n" + table)
         print(sections[-1] + "\n")

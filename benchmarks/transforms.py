@@ -27,6 +27,9 @@ def pipelines() -> dict[str, T.Transform]:
     return {
         "RandomAffine": T.RandomAffine(degrees=10, translate=2 / 32, scale=(0.85, 1.1), shear=10),
         "ElasticWarp": T.ElasticWarp(alpha=1.0, sigma=5.0),
+        "RandomAffine + ElasticWarp on half, one resampling": T.RandomAffine(
+            degrees=10, translate=2 / 32, scale=(0.85, 1.1), shear=10,
+            elastic=T.ElasticWarp(alpha=(0.0, 1.0), sigma=5.0), p_elastic=0.5),
         "StrokeWidth (1/4 thick, 1/4 thin)": T.StrokeWidth(p_thicken=0.25, p_thin=0.25),
         "StrokeWidth (all thickened)": T.StrokeWidth(p_thicken=1.0, p_thin=0.0),
         "GaussianBlur": T.GaussianBlur(sigma=(0.3, 0.8)),

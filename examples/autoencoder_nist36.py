@@ -1,6 +1,8 @@
 """Homework Q5: a 1024-32-32-32-1024 autoencoder on NIST36 (generated look-alike data by default).
 
     python examples/autoencoder_nist36.py        # 100 epochs, batch 36, lr 3e-5, momentum 0.9, lr x0.9 / 20 epochs
+    python examples/autoencoder_nist36.py --augment light   # augmented batches, each its own target
+    mpiexec -n 2 python examples/autoencoder_nist36.py --distributed   # data-parallel, the same global batch
 
 Writes loss.png, reconstructions.png (classes A, B, C, 1, 2: two validation images each beside their
 reconstructions) and model.npz to --out (runs/autoencoder), and prints the mean validation PSNR.
@@ -13,12 +15,14 @@ import numpy as np
 from tqdm import tqdm
 
 import common
+import distributed
 import models
 import plots
 
 import tinygrad5 as tg
 from tinygrad5.data import CLASSES
-from tinygrad5.data.loader import DataLoader
+
+AUGMENT = "none"  # the default of --augment (training-time augmentation, common.AUGMENT_HELP)
 
 
 def psnr(x: np.ndarray, recon: np.ndarray) -> np.ndarray:
@@ -35,26 +39,38 @@ def reconstruct(model: tg.nn.Module, x: np.ndarray, batch: int = 512) -> np.ndar
 
 def main(argv: list[str] | None = None) -> None:
     args = common.parse_args("autoencoder", __doc__.splitlines()[0], epochs=100, batch_size=36, lr=3e-5,
-                             extra=lambda p: p.add_argument("--momentum", type=float, default=0.9), argv=argv)
+                             extra=lambda p: p.add_argument("--momentum", type=float, default=0.9), argv=argv,
+                             augment=AUGMENT, augment_note="; the augmented image is both input and target")
     splits = common.load_splits(args)
+    if distributed.is_main():
+        print(common.header(args, splits))
     x, _ = splits["train"]
     tg.manual_seed(args.seed)
-    model = models.autoencoder()
+    model = distributed.wrap(models.autoencoder())
     opt = tg.optim.SGD(model.parameters(), lr=args.lr, momentum=args.momentum)
     sched = tg.optim.lr_scheduler.StepLR(opt, step_size=20, gamma=0.9)
-    loader = DataLoader(x, batch_size=args.batch_size, shuffle=True, seed=args.seed)
+    # an augmented batch is both the input and the target: the model learns to reproduce what it sees
+    loader = distributed.loader(x, batch_size=args.batch_size, seed=args.seed,
+                                transform=common.augmentation(args.augment))
+    grad_scale = distributed.loss_scale("sum")  # 1, or the world size: DDP averages, a summed loss adds up
     losses, secs = [], []
     for _ in tqdm(range(args.epochs), desc="autoencoder", disable=args.no_progress, leave=False):
-        start, total = time.perf_counter(), 0.0
+        start, total, seen = time.perf_counter(), 0.0, 0
         for (xb,) in loader:
             loss = tg.mse_loss(model(xb), xb, reduction="sum")  # the homework's summed squared error
             opt.zero_grad()
-            loss.backward()
+            (loss * grad_scale).backward()
             opt.step()
             total += loss.item()
+            seen += len(xb)
         sched.step()
         secs.append(time.perf_counter() - start)
-        losses.append(total / len(x))
+        if distributed.rank_and_world()[1] > 1:
+            total, seen = (float(v) for v in distributed.all_sum([total, seen]))
+        losses.append(total / seen)
+    if not distributed.is_main():
+        return  # rank 0 alone logs, plots and saves
+    model = distributed.unwrap(model)
 
     xv, yv = splits["valid"]
     recon = reconstruct(model, xv)
@@ -62,7 +78,7 @@ def main(argv: list[str] | None = None) -> None:
     picks = [i for c in "ABC12" for i in np.flatnonzero(yv == CLASSES.index(c))[:2]]
     plots.loss_curve(losses, args.out / "loss.png", "autoencoder training loss (summed squared error per image)")
     plots.reconstructions(xv[picks], recon[picks], [CLASSES[yv[i]] for i in picks], args.out / "reconstructions.png")
-    common.save_model(args.out / "model.npz", model, "autoencoder", valid_psnr=valid_psnr)
+    common.save_model(args.out / "model.npz", model, "autoencoder", valid_psnr=valid_psnr, augment=args.augment)
     print(f"mean validation PSNR: {valid_psnr:.2f} dB (the homework reports 13.5 dB on real NIST36)")
     print(f"figures and checkpoint in {args.out}/")
     print(common.summary("autoencoder", epochs=args.epochs, train_loss=losses[-1], valid_psnr=valid_psnr,

@@ -1,4 +1,7 @@
-"""What the homework examples share: flags, data loading, the training loop, evaluation, checkpoints."""
+"""What the homework examples share: flags, data loading, per-epoch bookkeeping, evaluation, checkpoints.
+
+The training loops themselves live in each example (mlp_nist36.py, convnet_nist36.py, autoencoder_nist36.py).
+"""
 from __future__ import annotations
 
 import argparse
@@ -11,19 +14,30 @@ import numpy as np
 from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
+import distributed  # noqa: E402
 import tinygrad5 as tg  # noqa: E402
 from tinygrad5.data import CLASSES, find_nist36_dir, load_nist36, load_synthetic  # noqa: E402
 from tinygrad5.data.emnist import EMNIST_SPLITS, DatasetFileError, carve_valid, load_emnist, load_mnist  # noqa: E402
-from tinygrad5.data.loader import DataLoader  # noqa: E402
+from tinygrad5.data.transforms import default_augmentation  # noqa: E402
 
 QUICK_PER_CLASS = {"train": 20, "valid": 8, "test": 8}  # --quick: a small subset for smoke tests
 DATA_CHOICES = ("synthetic", "nist36", "emnist", "mnist")
+AUGMENT_CHOICES = ("none", "light", "medium", "strong")
+AUGMENT_HELP = ("training-time augmentation of each batch (tinygrad5.data.transforms.default_augmentation): "
+                "per letter, at medium: stroke thickening or thinning, rotation up to 10 degrees, shear up "
+                "to 10, scale 0.85-1.1, shifts up to 2 px, an elastic warp, a slight blur, and ink, paper, "
+                "contrast and edge-overshoot jitter; light and strong scale these by 0.5 and 1.5, none trains on the "
+                "images as they are")
 
 
 def parse_args(name: str, description: str, epochs: int, batch_size: int, lr: float,
                extra: Callable[[argparse.ArgumentParser], None] | None = None,
-               argv: list[str] | None = None) -> argparse.Namespace:
-    """The common flags; `extra` adds a script's own."""
+               argv: list[str] | None = None, augment: str = "none", augment_note: str = "") -> argparse.Namespace:
+    """The common flags (`augment` is the script's default --augment, `augment_note` adds to its help);
+    `extra` adds a script's own.
+
+    With --distributed this joins the MPI world (distributed.setup); only rank 0 creates --out.
+    """
     p = argparse.ArgumentParser(description=description)
     p.add_argument("--epochs", type=int, default=epochs)
     p.add_argument("--batch-size", type=int, default=batch_size)
@@ -39,6 +53,9 @@ def parse_args(name: str, description: str, epochs: int, batch_size: int, lr: fl
                    help="which EMNIST split with --data emnist (lower-case classes are left out)")
     p.add_argument("--quick", action="store_true", help="a few epochs on a small subset (smoke test)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--augment", choices=AUGMENT_CHOICES, default=augment,
+                   help=f"{AUGMENT_HELP}{augment_note} (default: {augment})")
+    distributed.add_flag(p)
     if extra:
         extra(p)
     args = p.parse_args(argv)
@@ -51,8 +68,28 @@ def parse_args(name: str, description: str, epochs: int, batch_size: int, lr: fl
                     "nist36_test.mat) or the TINYGRAD5_NIST36 environment variable")
     if args.data in ("emnist", "mnist") and args.data_dir is None:
         p.error(f"--data {args.data} needs --data-dir DIR, the folder with its files (README: getting the files)")
-    args.out.mkdir(parents=True, exist_ok=True)
+    try:
+        distributed.setup(args)
+        local_batch = distributed.local_batch(args.batch_size)
+    except (ImportError, ValueError) as e:
+        p.error(str(e))  # mpi4py missing, or a batch that does not split over the ranks
+    if distributed.is_main():
+        args.out.mkdir(parents=True, exist_ok=True)
+    args.local_batch = local_batch
     return args
+
+
+def augmentation(strength: str) -> Callable[[np.ndarray, np.random.Generator], np.ndarray] | None:
+    """The DataLoader transform for --augment: default_augmentation(strength), or None for "none"."""
+    return None if strength == "none" else default_augmentation(strength)
+
+
+def header(args: argparse.Namespace, splits: dict) -> str:
+    """The run's first line: data, split sizes, backend, augmentation and, when distributed, the ranks."""
+    world = distributed.rank_and_world()[1]
+    ranks = f"; {world} ranks, {args.local_batch} of each batch of {args.batch_size} a rank" if world > 1 else ""
+    return (f"data: {args.data}, train {len(splits['train'][1])} / valid {len(splits['valid'][1])} / "
+            f"test {len(splits['test'][1])} images; backend {tg.get_backend()}; augment {args.augment}{ranks}")
 
 
 def load_splits(args: argparse.Namespace) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -104,36 +141,27 @@ def evaluate(model: tg.nn.Module, x: np.ndarray, y: np.ndarray, batch_size: int 
     return total / len(y), float((pred == y).mean()), pred
 
 
-def train_classifier(model: tg.nn.Module, optimizer: tg.optim.Optimizer, splits: dict, epochs: int,
-                     batch_size: int, seed: int, shape: tuple[int, ...] = (-1, 1024), progress: bool = True,
-                     label: str = "train", reduction: str = "sum", transform=None) -> dict[str, list[float]]:
-    """The homework's loop: per epoch a random partition into batches, SGD on the summed batch loss
-    (or the mean, with reduction="mean").
+def new_history() -> dict[str, list[float]]:
+    """Empty per-epoch history: train/valid loss (per sample) and accuracy, seconds per epoch."""
+    return {k: [] for k in ("train_loss", "train_acc", "valid_loss", "valid_acc", "sec")}
 
-    Returns per-epoch train/valid loss (averaged per sample) and accuracy, and seconds per epoch.
-    """
-    x, y = splits["train"]
-    loader = DataLoader(x.reshape((len(x),) + shape[1:]), y, batch_size=batch_size, shuffle=True, seed=seed,
-                        transform=transform)
-    hist: dict[str, list[float]] = {k: [] for k in ("train_loss", "train_acc", "valid_loss", "valid_acc", "sec")}
-    bar = tqdm(range(epochs), desc=label, disable=not progress, leave=False)
-    for _ in bar:
-        start, loss_sum, correct = time.perf_counter(), 0.0, 0
-        for xb, yb in loader:
-            logits = model(xb)
-            loss = tg.cross_entropy(logits, yb, reduction=reduction)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            loss_sum += loss.item() * (len(yb) if reduction == "mean" else 1)
-            correct += int((logits.data.argmax(axis=1) == yb.data).sum())
-        hist["sec"].append(time.perf_counter() - start)
-        vl, va, _ = evaluate(model, *splits["valid"], shape=shape)
-        for k, v in zip(hist, (loss_sum / len(y), correct / len(y), vl, va)):
-            hist[k].append(v)
-        bar.set_postfix(loss=f"{hist['train_loss'][-1]:.3f}", acc=f"{hist['train_acc'][-1]:.3f}",
-                        valid_acc=f"{va:.3f}")
-    return hist
+
+def epochs(n: int, label: str, progress: bool) -> tqdm:
+    """range(n) behind a progress bar (none with progress=False)."""
+    return tqdm(range(n), desc=label, disable=not progress, leave=False)
+
+
+def end_epoch(hist: dict[str, list[float]], bar: tqdm, model: tg.nn.Module, valid: tuple[np.ndarray, np.ndarray],
+              shape: tuple[int, ...], start: float, loss_sum: float, correct: int, seen: int) -> None:
+    """Append one epoch to `hist`: its seconds, the train loss and accuracy over all ranks (loss_sum is
+    the summed per-sample loss), and the validation figures (evaluated on rank 0 only; nan elsewhere)."""
+    hist["sec"].append(time.perf_counter() - start)
+    if distributed.rank_and_world()[1] > 1:
+        loss_sum, correct, seen = (float(v) for v in distributed.all_sum([loss_sum, correct, seen]))
+    vl, va = evaluate(model, *valid, shape=shape)[:2] if distributed.is_main() else (float("nan"),) * 2
+    for k, v in zip(hist, (loss_sum / seen, correct / seen, vl, va)):
+        hist[k].append(v)
+    bar.set_postfix(loss=f"{hist['train_loss'][-1]:.3f}", acc=f"{hist['train_acc'][-1]:.3f}", valid_acc=f"{va:.3f}")
 
 
 def confusion_matrix(y: np.ndarray, pred: np.ndarray, n: int = len(CLASSES)) -> np.ndarray:

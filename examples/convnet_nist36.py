@@ -2,6 +2,8 @@
 
     python examples/convnet_nist36.py            # 30 epochs, batch 32, SGD lr 1e-2 momentum 0.9
     python examples/convnet_nist36.py --optimizer adam --lr 1e-3
+    python examples/convnet_nist36.py --augment none      # the data as they are (default: medium)
+    mpiexec -n 2 python examples/convnet_nist36.py --distributed   # data-parallel, the same global batch of 32
 
 Writes curves.png, confusion.png, compare.png (its validation accuracy beside the MLP's, read from
 runs/mlp/history.json when present, else an MLP is trained for the same epochs) and model.npz (the
@@ -9,16 +11,51 @@ default model of examples/extract_text.py) to --out (runs/convnet).
 """
 from __future__ import annotations
 
+import argparse
 import json
+import time
 from pathlib import Path
 
 import numpy as np
 
 import common
+import distributed
+import mlp_nist36
 import models
 import plots
 
 import tinygrad5 as tg
+
+AUGMENT = "medium"  # the default of --augment (training-time augmentation, common.AUGMENT_HELP)
+
+
+def train(model: tg.nn.Module, optimizer: tg.optim.Optimizer, splits: dict, epochs: int, batch_size: int,
+          seed: int, shape: tuple[int, ...] = models.INPUT_SHAPES["convnet"], augment: str = "none",
+          progress: bool = True, label: str = "convnet") -> dict[str, list[float]]:
+    """Per epoch a fresh random partition into batches, one optimizer step on each batch's mean loss.
+
+    The mean, unlike the MLP's summed loss, keeps the rate independent of the batch size. Rows are
+    reshaped to `shape` (any classifier of models.py trains here). Under --distributed each rank takes
+    its share of every batch. Returns per-epoch train/valid loss and accuracy, and seconds per epoch.
+    """
+    x, y = splits["train"]
+    loader = distributed.loader(x.reshape((len(x),) + shape[1:]), y, batch_size=batch_size, seed=seed,
+                                transform=common.augmentation(augment))
+    hist = common.new_history()
+    bar = common.epochs(epochs, label, progress)
+    for _ in bar:
+        start, loss_sum, correct, seen = time.perf_counter(), 0.0, 0, 0
+        for xb, yb in loader:
+            logits = model(xb)
+            loss = tg.cross_entropy(logits, yb, reduction="mean")  # DDP's average over ranks keeps it the mean
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            loss_sum += loss.item() * len(yb)
+            correct += int((logits.data.argmax(axis=1) == yb.data).sum())
+            seen += len(yb)
+        common.end_epoch(hist, bar, distributed.unwrap(model), splits["valid"], shape, start, loss_sum, correct, seen)
+    return hist
 
 
 def mlp_valid_curve(args) -> list[float]:
@@ -26,11 +63,8 @@ def mlp_valid_curve(args) -> list[float]:
     path = args.mlp_history
     if path.exists() and not args.quick:
         return json.loads(path.read_text())["valid_acc"]
-    tg.manual_seed(args.seed)
-    mlp = models.mlp()
-    hist = common.train_classifier(mlp, tg.optim.SGD(mlp.parameters(), lr=3e-3), args.splits, args.epochs,
-                                   32, args.seed, progress=not args.no_progress, label="mlp (for compare)")
-    return hist["valid_acc"]
+    mlp_args = argparse.Namespace(**{**vars(args), "batch_size": 32})  # the MLP's own batch, this run's rest
+    return mlp_nist36.run(mlp_args, 3e-3, progress=not args.no_progress, label="mlp (for compare)")[1]["valid_acc"]
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -39,33 +73,38 @@ def main(argv: list[str] | None = None) -> None:
         p.add_argument("--momentum", type=float, default=0.9, help="SGD momentum")
         p.add_argument("--mlp-history", type=Path, default=Path("runs/mlp/history.json"))
     args = common.parse_args("convnet", __doc__.splitlines()[0], epochs=30, batch_size=32, lr=1e-2,
-                             extra=extra, argv=argv)
+                             extra=extra, argv=argv, augment=AUGMENT)
     args.splits = common.load_splits(args)
+    if distributed.is_main():
+        print(common.header(args, args.splits))
     shape = models.INPUT_SHAPES["convnet"]
     tg.manual_seed(args.seed)
-    model = models.convnet()
+    model = distributed.wrap(models.convnet())
     if args.optimizer == "adam":
         opt = tg.optim.Adam(model.parameters(), lr=args.lr)
     else:
         opt = tg.optim.SGD(model.parameters(), lr=args.lr, momentum=args.momentum)
-    # mean-reduced loss, unlike the MLP's summed one: it keeps the rate independent of the batch size
-    hist = common.train_classifier(model, opt, args.splits, args.epochs, args.batch_size, args.seed, shape=shape,
-                                   progress=not args.no_progress, label="convnet", reduction="mean")
+    hist = train(model, opt, args.splits, args.epochs, args.batch_size, args.seed, shape, args.augment,
+                 progress=not args.no_progress)
+    mlp_curve = mlp_valid_curve(args)  # before rank 0 goes its own way: every rank trains
+    if not distributed.is_main():
+        return  # rank 0 alone logs, plots and saves
+    model = distributed.unwrap(model)
     _, valid_acc, pred = common.evaluate(model, *args.splits["valid"], shape=shape)
     _, test_acc, _ = common.evaluate(model, *args.splits["test"], shape=shape)
     cm = common.confusion_matrix(args.splits["valid"][1], pred)
     out = args.out
     plots.curves(hist, out / "curves.png", f"ConvNet, {args.optimizer} lr {args.lr:g}, batch {args.batch_size}")
     plots.confusion(cm, out / "confusion.png", f"ConvNet validation confusion (accuracy {valid_acc:.3f})")
-    plots.compare({"ConvNet": hist["valid_acc"], "MLP 1024-64-36": mlp_valid_curve(args)}, out / "compare.png")
+    plots.compare({"ConvNet": hist["valid_acc"], "MLP 1024-64-36": mlp_curve}, out / "compare.png")
     print("most confused pairs (validation):",
           ", ".join(f"{a}/{b} ({n})" for a, b, n in common.top_confusions(cm)))
-    common.save_model(out / "model.npz", model, "convnet", valid_acc=valid_acc, data=args.data)
+    common.save_model(out / "model.npz", model, "convnet", valid_acc=valid_acc, data=args.data,
+                      augment=args.augment)
     (out / "history.json").write_text(json.dumps(hist))
     print(f"figures and checkpoint in {out}/")
     print(common.summary("convnet", epochs=args.epochs, train_acc=hist["train_acc"][-1], valid_acc=valid_acc,
                          test_acc=test_acc, sec_per_epoch=float(np.median(hist["sec"]))))
-
 
 
 if __name__ == "__main__":

@@ -8,26 +8,31 @@ plots and saves. Without --distributed every helper is a no-op (rank 0 of a worl
     tg.manual_seed(args.seed)
     model = distributed.wrap(models.mlp())               # DistributedDataParallel when world > 1
     opt = tg.optim.SGD(model.parameters(), lr=args.lr)
+    loader = distributed.loader(x, y, batch_size=args.batch_size, seed=args.seed)  # this rank's share
+    scale = distributed.loss_scale("sum")                # summed losses: see loss_scale
     for epoch in range(args.epochs):
-        xs, ys = distributed.shard(x, y, epoch, seed=args.seed)   # this rank's rows, reshuffled per epoch
-        for xb, yb in DataLoader(xs, ys, batch_size=distributed.local_batch(args.batch_size), shuffle=False):
+        for xb, yb in loader:                            # the single-process batches, split across ranks
             loss = tg.cross_entropy(model(xb), yb, reduction="sum")
             opt.zero_grad()
-            (loss * distributed.loss_scale("sum")).backward()    # summed losses: see loss_scale
+            (loss * scale).backward()
             opt.step()
         train_loss = distributed.all_sum(loss_sum) / len(y)      # metrics over all ranks
         if distributed.is_main():
             ...log, plot, common.save_model(path, distributed.unwrap(model), ...)
+
+`shard(x, y, epoch)` is the other way to split an epoch: torch's DistributedSampler, one shard per
+rank, each rank batching its own shard (other global batches than one process draws).
 """
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
 import tinygrad5 as tg
 import tinygrad5.distributed as dist
+from tinygrad5.data.loader import DataLoader
 from tinygrad5.nn.parallel import DistributedDataParallel
 from tinygrad5.utils.data.distributed import DistributedSampler
 
@@ -87,6 +92,54 @@ def shard(x: np.ndarray, y: np.ndarray, epoch: int, seed: int = 0) -> tuple[np.n
     sampler.set_epoch(epoch)
     idx = sampler.indices()
     return x[idx], y[idx]
+
+
+Transform = Callable[[np.ndarray, np.random.Generator], np.ndarray]
+
+
+def loader(*arrays: np.ndarray, batch_size: int, seed: int,
+           transform: Transform | None = None) -> "DataLoader | ShardedLoader":
+    """`DataLoader(*arrays, batch_size=, shuffle=True, seed=, transform=)` in one process; under several
+    ranks a ShardedLoader that hands this rank its share of the same global batches."""
+    if rank_and_world()[1] == 1:
+        return DataLoader(*arrays, batch_size=batch_size, shuffle=True, seed=seed, transform=transform)
+    return ShardedLoader(*arrays, batch_size=batch_size, seed=seed, transform=transform)
+
+
+class ShardedLoader:
+    """This rank's share of each global batch that `DataLoader(*arrays, batch_size, seed=seed)` yields.
+
+    Every rank draws the same permutations as that single-process loader does (without a transform,
+    N ranks see exactly one process's global batches), then takes its contiguous 1/N of each batch;
+    a batch that does not split evenly (the last of an epoch, at most) is padded by repeating its
+    head, as torch's DistributedSampler pads an epoch. `transform(batch, rng)` replaces the first
+    array (the images) with a generator seeded by (seed, rank): repeatable, different on each rank.
+    """
+
+    def __init__(self, *arrays: np.ndarray, batch_size: int, seed: int, transform: Transform | None = None) -> None:
+        self.rank, self.world = rank_and_world()
+        local_batch(batch_size)  # refuses a global batch that does not split evenly
+        self.arrays = [np.asarray(a) for a in arrays]
+        lengths = [len(a) for a in self.arrays]
+        if not lengths or len(set(lengths)) != 1:
+            raise ValueError(f"ShardedLoader needs arrays of equal lengths, got lengths {lengths}")
+        # the permutation stream of the single-process loader: a DataLoader over row indices
+        self._order = DataLoader(np.arange(lengths[0]), batch_size=batch_size, shuffle=True, seed=seed,
+                                 as_tensor=False)
+        self.transform = transform
+        self._rng = np.random.default_rng([seed, self.rank])
+
+    def __len__(self) -> int:
+        return len(self._order)
+
+    def __iter__(self) -> Iterator[tuple[tg.Tensor, ...]]:
+        for (idx,) in self._order:
+            size = -(-len(idx) // self.world) * self.world
+            mine = np.resize(idx, size).reshape(self.world, -1)[self.rank]  # resize repeats the head
+            batch = [a[mine] for a in self.arrays]
+            if self.transform is not None:
+                batch[0] = self.transform(batch[0], self._rng)
+            yield tuple(tg.Tensor(b) for b in batch)
 
 
 def loss_scale(reduction: str) -> float:

@@ -3,6 +3,8 @@
     python examples/mlp_nist36.py                 # 100 epochs, batch 32, lr 3e-3, SGD on the summed loss
     python examples/mlp_nist36.py --sweep         # also 10x and 0.1x the rate, lr_sweep.png
     python examples/mlp_nist36.py --data nist36 --data-dir ~/nist36
+    python examples/mlp_nist36.py --augment none  # the homework's data as they are (default: medium)
+    mpiexec -n 2 python examples/mlp_nist36.py --distributed   # data-parallel, the same global batch of 32
 
 Writes curves.png, weights_init.png, weights_trained.png, confusion.png, history.json and model.npz
 to --out (runs/mlp), and prints a final summary line.
@@ -10,37 +12,75 @@ to --out (runs/mlp), and prints a final summary line.
 from __future__ import annotations
 
 import json
+import time
 
 import numpy as np
 
 import common
+import distributed
 import models
 import plots
 
 import tinygrad5 as tg
 
+AUGMENT = "medium"  # the default of --augment (training-time augmentation, common.AUGMENT_HELP)
+
+
+def train(model: tg.nn.Module, optimizer: tg.optim.Optimizer, splits: dict, epochs: int, batch_size: int,
+          seed: int, augment: str = "none", progress: bool = True, label: str = "mlp") -> dict[str, list[float]]:
+    """The homework's loop: per epoch a fresh random partition into batches, SGD on each batch's summed loss.
+
+    Under --distributed each rank takes its share of every batch of `batch_size`. Returns per-epoch
+    train/valid loss (per sample) and accuracy, and seconds per epoch.
+    """
+    x, y = splits["train"]
+    loader = distributed.loader(x, y, batch_size=batch_size, seed=seed, transform=common.augmentation(augment))
+    grad_scale = distributed.loss_scale("sum")  # 1, or the world size: DDP averages, a summed loss adds up
+    hist = common.new_history()
+    bar = common.epochs(epochs, label, progress)
+    for _ in bar:
+        start, loss_sum, correct, seen = time.perf_counter(), 0.0, 0, 0
+        for xb, yb in loader:
+            logits = model(xb)
+            loss = tg.cross_entropy(logits, yb, reduction="sum")
+            optimizer.zero_grad()
+            (loss * grad_scale).backward()
+            optimizer.step()
+            loss_sum += loss.item()
+            correct += int((logits.data.argmax(axis=1) == yb.data).sum())
+            seen += len(yb)
+        common.end_epoch(hist, bar, distributed.unwrap(model), splits["valid"], models.INPUT_SHAPES["mlp"], start,
+                         loss_sum, correct, seen)
+    return hist
+
 
 def run(args, lr: float, progress: bool = True, label: str = "mlp") -> tuple[tg.nn.Module, dict, np.ndarray]:
-    """Train one MLP at `lr`; returns the model, its history and its initial first-layer weights."""
+    """Train one MLP at `lr`; returns the (unwrapped) model, its history and its initial first-layer weights."""
     tg.manual_seed(args.seed)
-    model = models.mlp()
-    w0 = model[0].weight.data.copy()
+    model = distributed.wrap(models.mlp())
+    w0 = distributed.unwrap(model)[0].weight.data.copy()
     opt = tg.optim.SGD(model.parameters(), lr=lr)
-    hist = common.train_classifier(model, opt, args.splits, args.epochs, args.batch_size, args.seed,
-                                   progress=progress, label=f"{label} lr={lr:g}")
-    return model, hist, w0
+    hist = train(model, opt, args.splits, args.epochs, args.batch_size, args.seed, args.augment, progress,
+                 label=f"{label} lr={lr:g}")
+    return distributed.unwrap(model), hist, w0
 
 
 def main(argv: list[str] | None = None) -> None:
     args = common.parse_args("mlp", __doc__.splitlines()[0], epochs=100, batch_size=32, lr=3e-3,
                              extra=lambda p: p.add_argument("--sweep", action="store_true",
                                                             help="also train at 10x and 0.1x the rate"),
-                             argv=argv)
+                             argv=argv, augment=AUGMENT)
     args.splits = common.load_splits(args)
     progress = not args.no_progress
-    print(f"data: {args.data}, train {len(args.splits['train'][1])} / valid {len(args.splits['valid'][1])} / "
-          f"test {len(args.splits['test'][1])} images; backend {tg.get_backend()}")
+    if distributed.is_main():
+        print(common.header(args, args.splits))
     model, hist, w0 = run(args, args.lr, progress)
+    sweep = {}
+    if args.sweep:  # trained here, before reporting, as every rank takes part in training
+        for factor in (10.0, 0.1):
+            sweep[factor] = run(args, args.lr * factor, progress, label="sweep")[1]
+    if not distributed.is_main():
+        return  # rank 0 alone logs, plots and saves
     for e in sorted({0, len(hist['sec']) // 2, len(hist['sec']) - 1}):
         print(f"epoch {e + 1:3d}: train loss {hist['train_loss'][e]:.4f} acc {hist['train_acc'][e]:.4f} | "
               f"valid loss {hist['valid_loss'][e]:.4f} acc {hist['valid_acc'][e]:.4f}")
@@ -55,16 +95,16 @@ def main(argv: list[str] | None = None) -> None:
     plots.confusion(cm, out / "confusion.png", f"MLP validation confusion (accuracy {valid_acc:.3f})")
     print("most confused pairs (validation):",
           ", ".join(f"{a}/{b} ({n})" for a, b, n in common.top_confusions(cm)))
-    common.save_model(out / "model.npz", model, "mlp", valid_acc=valid_acc, data=args.data)
+    common.save_model(out / "model.npz", model, "mlp", valid_acc=valid_acc, data=args.data,
+                      augment=args.augment)
     (out / "history.json").write_text(json.dumps(hist))
 
     if args.sweep:
         hists = {f"lr {args.lr:g} (best)": hist}
         print(f"\n{'learning rate':>14} {'final train acc':>16} {'final valid acc':>16}")
         print(f"{args.lr:>14g} {hist['train_acc'][-1]:>16.4f} {hist['valid_acc'][-1]:>16.4f}")
-        for factor in (10.0, 0.1):
+        for factor, h in sweep.items():
             lr = args.lr * factor
-            _, h, _ = run(args, lr, progress, label="sweep")
             hists[f"lr {lr:g} ({factor:g}x)"] = h
             print(f"{lr:>14g} {h['train_acc'][-1]:>16.4f} {h['valid_acc'][-1]:>16.4f}")
         plots.lr_sweep(hists, out / "lr_sweep.png")

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 import common  # noqa: F401  (puts the checkout on sys.path before tinygrad5 is imported)
+import convnet_nist36
 import models
 
 import tinygrad5 as tg
@@ -24,12 +25,13 @@ from tinygrad5.vision import crop_letters, find_letters, group_lines, page_text
 from tinygrad5.vision.lines import Line
 
 ARCHS = ("convnet", "mlp")
-# Auto-training recipes, chosen for a short first run. Measured (eval_pages.py, 20 pages): ConvNet, Adam
-# 1e-3, 8 epochs: validation 0.922, page character accuracy 0.976, 210 s on 2 busy cores (about 9 s
-# an epoch on idle ones); 15 epochs of SGD+momentum (convnet_nist36.py) reach no more (0.924 / 0.969),
+# Auto-training recipes, chosen for a short first run. Measured before AUGMENT existed (eval_pages.py, 20
+# pages): ConvNet, Adam 1e-3, 8 epochs: validation 0.922, page character accuracy 0.976, 210 s on 2 busy
+# cores (about 9 s an epoch on idle ones); 15 epochs of SGD+momentum (convnet_nist36.py) reach no more (0.924 / 0.969),
 # the rest being O/0 and I/1. MLP, Adam 1e-3, 30 epochs: validation 0.808, pages 0.957, 96 s.
 RECIPES = {"convnet": {"epochs": 8, "lr": 1e-3, "batch_size": 32},
            "mlp": {"epochs": 30, "lr": 1e-3, "batch_size": 32}}
+AUGMENT = "medium"  # the recipes' training-time augmentation (common.AUGMENT_HELP; "none" for the data as they are)
 
 
 # ----------------------------------------------------------------------------- checkpoints
@@ -50,15 +52,17 @@ def cached_checkpoint(arch: str, runs_dir: Path = Path("runs")) -> Path:
 
 def train_model(arch: str, path: Path, epochs: int | None = None, n_per_class: int | None = None,
                 progress: bool = True, seed: int = 0, splits: dict | None = None,
-                data: str = "synthetic") -> tuple[tg.nn.Module, dict]:
+                data: str = "synthetic", augment: str | None = None) -> tuple[tg.nn.Module, dict]:
     """Train `arch` on the generated train split (or `n_per_class` of it), save it to `path`, return it.
 
     `splits` ({"train": (x, y), "valid": (x, y)}, e.g. EMNIST's) replaces the generated data; `data` names it.
+    `augment` (default AUGMENT) is a strength of tinygrad5.data.transforms.default_augmentation, or "none".
 
     Returns (model in eval mode, meta) like models.load_model, with seconds spent in meta["train_sec"].
     """
     recipe = RECIPES[arch]
     epochs = recipe["epochs"] if epochs is None else epochs
+    augment = AUGMENT if augment is None else augment
     start = time.perf_counter()
     small = {"train": n_per_class, "valid": None if n_per_class is None else max(2, n_per_class // 3)}
     if splits is None:
@@ -66,14 +70,14 @@ def train_model(arch: str, path: Path, epochs: int | None = None, n_per_class: i
     tg.manual_seed(seed)
     model = models.BUILDERS[arch]()
     opt = tg.optim.Adam(model.parameters(), lr=recipe["lr"])
-    hist = common.train_classifier(model, opt, splits, epochs, recipe["batch_size"], seed,
-                                   shape=models.INPUT_SHAPES[arch], progress=progress,
-                                   label=f"training {arch} (first use)", reduction="mean")
+    # the ConvNet example's loop (a mean loss), which trains the MLP as well
+    hist = convnet_nist36.train(model, opt, splits, epochs, recipe["batch_size"], seed, models.INPUT_SHAPES[arch],
+                                augment, progress=progress, label=f"training {arch} (first use)")
     seconds = time.perf_counter() - start
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     common.save_model(path, model, arch, valid_acc=hist["valid_acc"][-1], data=data, epochs=epochs,
-                      train_sec=seconds)
+                      train_sec=seconds, augment=augment)
     model.eval()
     return models.load_model(path)
 

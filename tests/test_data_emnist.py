@@ -262,7 +262,8 @@ def test_bad_arguments_and_mat(tmp_path):
     with pytest.raises(DatasetFileError, match=r"emnist-digits.mat: not readable as a MATLAB .mat file"):
         load_emnist(tmp_path, "digits")
     scipy.io.savemat(str(tmp_path / "emnist-digits.mat"), {"images": np.zeros((2, 784))})
-    with pytest.raises(DatasetFileError, match=r"emnist-digits.mat: expected EMNIST's layout, .*found keys \['images'\]"):
+    with pytest.raises(DatasetFileError,
+                       match=r"emnist-digits.mat: expected EMNIST's layout, .*found keys \['images'\]"):
         load_emnist(tmp_path, "digits")
 
 

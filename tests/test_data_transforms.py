@@ -17,6 +17,7 @@ ndimage = pytest.importorskip("scipy.ndimage")
 FACTORIES = {
     "affine": lambda: T.RandomAffine(degrees=10, translate=2 / 32, scale=(0.85, 1.1), shear=10),
     "elastic": lambda: T.ElasticWarp(alpha=1.0, sigma=4.0),
+    "affine+elastic": lambda: T.RandomAffine(degrees=10, shear=10, elastic=T.ElasticWarp(alpha=1.0), p_elastic=0.5),
     "stroke": lambda: T.StrokeWidth(p_thicken=0.5, p_thin=0.5),
     "ink": lambda: T.InkJitter(),
     "blur": lambda: T.GaussianBlur(sigma=(0.5, 1.0)),
@@ -105,6 +106,31 @@ def test_affine_warp_matches_scipy_bilinear():
         xs = inv[s, 0, 0] * jj + inv[s, 0, 1] * ii + inv[s, 0, 2]
         ref = ndimage.map_coordinates(x[s].astype(np.float64), [ys, xs], order=1, mode="grid-constant", cval=1.0)
         np.testing.assert_allclose(out[s], ref, atol=2e-5)
+
+
+def test_affine_with_elastic_is_one_resampling_of_the_composed_map():
+    x = np.random.default_rng(1).random((12, 32, 32), dtype=np.float32)
+    elastic = T.ElasticWarp(alpha=2.0, sigma=4.0)
+    t = T.RandomAffine(degrees=20, translate=0.1, scale=(0.8, 1.2), shear=15, elastic=elastic, p_elastic=0.5)
+    out = t(x, np.random.default_rng(5))
+    rng = np.random.default_rng(5)  # the same draws, in the documented order
+    inv = t.matrices(12, 32, 32, rng)
+    idx = np.flatnonzero(rng.random(12) < 0.5)
+    assert 0 < idx.size < 12
+    field = np.zeros((2, 12, 32, 32), np.float32)
+    field[:, idx] = elastic.fields(idx.size, 32, rng)
+    ii, jj = np.mgrid[0:32, 0:32].astype(np.float64)
+    for s in range(12):
+        y, x_ = ii + field[0, s], jj + field[1, s]
+        ys = inv[s, 1, 0] * x_ + inv[s, 1, 1] * y + inv[s, 1, 2]
+        xs = inv[s, 0, 0] * x_ + inv[s, 0, 1] * y + inv[s, 0, 2]
+        ref = ndimage.map_coordinates(x[s].astype(np.float64), [ys, xs], order=1, mode="grid-constant", cval=1.0)
+        np.testing.assert_allclose(out[s], ref, atol=2e-5)
+    plain = T.RandomAffine(degrees=20, translate=0.1, scale=(0.8, 1.2), shear=15)(x, np.random.default_rng(5))
+    unwarped = np.setdiff1d(np.arange(12), idx)
+    np.testing.assert_allclose(out[unwarped], plain[unwarped], atol=1e-6)
+    with pytest.raises(TypeError, match="elastic must be an ElasticWarp or None"):
+        T.RandomAffine(elastic=T.GaussianBlur())
 
 
 def test_translate_moves_the_ink_centroid_by_the_drawn_shift(letters):

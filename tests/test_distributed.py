@@ -192,6 +192,7 @@ def test_missing_mpi4py_is_named(monkeypatch):
     import tinygrad5.distributed as dist
     monkeypatch.setitem(sys.modules, "mpi4py", None)
     monkeypatch.setitem(sys.modules, "mpi4py.MPI", None)
+    assert not dist.is_available()
     with pytest.raises(ImportError, match="mpi4py"):
         dist.init_process_group("mpi")
     assert not dist.is_initialized()
@@ -199,6 +200,12 @@ def test_missing_mpi4py_is_named(monkeypatch):
         dist.get_rank()
     with pytest.raises(ValueError, match="backend"):
         dist.init_process_group("nccl")
+
+
+def test_distributed_is_reachable_like_torchs():
+    import importlib.util
+    assert tg.distributed is sys.modules["tinygrad5.distributed"]
+    assert tg.distributed.is_available() == (importlib.util.find_spec("mpi4py") is not None)
 
 
 def test_local_world_size_reads_the_launcher(monkeypatch):

@@ -73,3 +73,54 @@ def test_nist36_flag_needs_a_folder(tmp_path):
                           "--out", str(tmp_path)], capture_output=True, text=True, timeout=120,
                          env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})
     assert res.returncode != 0 and "--data-dir" in res.stderr
+
+
+def _plain_mlp_loop(splits: dict, epochs: int, seed: int = 0) -> dict:
+    """The homework's MLP loop written out, without augmentation: what the example ran before --augment."""
+    import models
+    import tinygrad5 as tg
+    from tinygrad5.data import DataLoader
+    tg.manual_seed(seed)
+    model = models.mlp()
+    opt = tg.optim.SGD(model.parameters(), lr=3e-3)
+    loader = DataLoader(*splits["train"], batch_size=32, shuffle=True, seed=seed)
+    for _ in range(epochs):
+        for xb, yb in loader:
+            loss = tg.cross_entropy(model(xb), yb, reduction="sum")
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    return {k: np.asarray(getattr(v, "data", v)) for k, v in model.state_dict().items()}
+
+
+def test_augment_none_is_the_plain_loop_and_medium_changes_the_weights(tmp_path, capsys):
+    import common
+    import mlp_nist36
+    import tinygrad5 as tg
+    for augment in ("none", "medium"):
+        mlp_nist36.main(["--quick", "--epochs", "1", "--no-progress", "--augment", augment,
+                         "--out", str(tmp_path / augment)])
+    text = capsys.readouterr().out
+    assert "; augment none" in text and "; augment medium" in text  # the header lines name it
+    args = common.parse_args("t", "t", 1, 32, 3e-3, argv=["--quick", "--out", str(tmp_path / "ref")])
+    ref = _plain_mlp_loop(common.load_splits(args), epochs=1)
+    none, medium = (tg.load(tmp_path / a / "model.npz")["model"] for a in ("none", "medium"))
+    assert none.keys() == ref.keys() == medium.keys()
+    for k in ref:
+        np.testing.assert_array_equal(none[k], ref[k], err_msg=k)  # bit for bit
+    # one epoch on augmented batches moves the weights elsewhere (not a rounding-level change)
+    assert max(float(np.abs(medium[k] - ref[k]).max()) for k in ref) > 1e-3
+    assert tg.load(tmp_path / "medium" / "model.npz")["meta"]["augment"] == "medium"
+
+
+@pytest.mark.parametrize("script,default", [("mlp_nist36", "medium"), ("convnet_nist36", "medium"),
+                                            ("autoencoder_nist36", "none")])
+def test_help_explains_the_augmentation_and_its_default(script, default, capsys):
+    module = __import__(script)
+    with pytest.raises(SystemExit) as exc:
+        module.main(["--help"])
+    assert exc.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())  # argparse wraps lines
+    assert "--augment {none,light,medium,strong}" in text
+    assert "default_augmentation" in text and "elastic warp" in text and f"(default: {default})" in text
+    assert module.AUGMENT == default

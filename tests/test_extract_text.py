@@ -11,7 +11,6 @@ from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "examples"))
-sys.path.insert(0, str(ROOT / "tests"))
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 
 import eval_pages  # noqa: E402
@@ -176,7 +175,7 @@ def test_cli_help_names_the_working_size(capsys):
 
 def test_cli_train_data_emnist(cache, page_png, tmp_path, capsys):
     """--train-data emnist trains the first model on EMNIST's files and caches it per data set."""
-    from test_data_emnist import balanced_folder
+    from tests.test_data_emnist import balanced_folder
 
     folder = balanced_folder(tmp_path / "emnist", per_class=2)
     argv = [str(page_png), "--arch", "mlp", "--epochs", "1", "--no-progress", "--train-data", "emnist",

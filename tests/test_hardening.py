@@ -2,6 +2,9 @@
 
 Each test runs under both backends and asserts the exact behaviour: values, dtypes, message text.
 """
+import contextlib
+import warnings
+
 import numpy as np
 import pytest
 
@@ -123,6 +126,45 @@ def test_losses_of_an_empty_batch_are_torchs(backend):
         mse.backward()
         assert a.grad.shape == (0, 4)
         assert tg.mse_loss(a, np.zeros((0, 4), np.float32), reduction="sum").item() == 0.0
+
+
+@pytest.mark.parametrize("dim", [None, 0, 1])
+def test_reductions_of_an_empty_tensor_are_torchs(backend, dim):
+    """(0, 5): mean/var/std of no elements are NaN, reductions along the non-empty dim give empty
+    results, and max/amax/argmax over an empty dim are refused (torch raises there too)."""
+    x = tg.Tensor(np.zeros((0, 5), np.float32), requires_grad=True)
+    kw = {} if dim is None else {"dim": dim}
+    want_shape = {None: (), 0: (5,), 1: (0,)}[dim]
+    with pytest.warns(UserWarning, match="degrees of freedom") if dim != 1 else _no_warning():
+        for fn in ("mean", "var", "std"):
+            out = getattr(x, fn)(**kw)
+            assert out.shape == want_shape and out.dtype == np.float32 and np.isnan(out.data).all()
+    if dim != 1:
+        for fn in ("amax", "amin", "argmax", "argmin"):
+            with pytest.raises(ValueError, match=r"over an empty dim of a tensor of shape \(0, 5\)"):
+                getattr(x, fn)(**kw)
+        return
+    assert x.amax(1).shape == x.amin(1).shape == (0,) and x.argmax(1).dtype == np.int64
+    values, indices = tg.max(x, 1)
+    assert values.shape == indices.shape == (0,)
+    x.mean(1).sum().backward()
+    assert x.grad.shape == (0, 5)
+
+
+def test_var_of_too_few_elements_is_nan_or_inf_as_torch(backend):
+    with pytest.warns(UserWarning, match=r"degrees of freedom is <= 0 \(1 elements"):
+        assert np.isnan(tg.Tensor(np.ones(1, np.float32)).var().item())
+    with pytest.warns(UserWarning):
+        assert tg.Tensor(np.array([1.0, 2.0], np.float32)).var(correction=2).item() == np.inf
+    np.testing.assert_allclose(tg.Tensor(np.array([1.0, 2.0, 4.0], np.float32)).var().item(), 7 / 3, rtol=1e-6)
+
+
+@contextlib.contextmanager
+def _no_warning():
+    """Fails on any warning inside (pytest.warns(None) is gone)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        yield
 
 
 def test_cross_entropy_without_classes_is_refused_alike(backend):

@@ -240,6 +240,19 @@ def test_dropout_statistics_scaling_and_eval_identity():
         nn.Dropout(1.5)
 
 
+def test_inplace_flags_are_accepted_and_compute_out_of_place():
+    """torch scripts write nn.ReLU(inplace=True): the same values, the input left as it was."""
+    x = tg.Tensor(np.array([[-1.0, 2.0]], np.float32))
+    for layer in (nn.ReLU(inplace=True), nn.LeakyReLU(0.5, inplace=True), nn.Dropout(0.5, inplace=True)):
+        layer(x)
+    x4 = x.view(1, 2, 1, 1)
+    nn.Dropout2d(0.5, inplace=True)(x4)
+    assert x.data.tolist() == [[-1.0, 2.0]] and x4.data.tolist() == [[[[-1.0]], [[2.0]]]]
+    assert nn.ReLU(inplace=True)(x).tolist() == [[0.0, 2.0]] and nn.LeakyReLU(0.5, True)(x).tolist() == [[-0.5, 2.0]]
+    with pytest.raises(ValueError, match="dropout probability must be in"):
+        nn.Dropout2d(-0.1)
+
+
 def test_functional_reexports_every_op_and_adds_linear_dropout():
     for name, info in OP_TABLE.items():
         assert getattr(F, name) is info.fn, name

@@ -109,6 +109,10 @@ def test_zero_grad_and_param_groups():
     assert [g["lr"] for g in opt.param_groups] == [0.1, 0.5]
     opt.zero_grad()
     assert a.grad is None and b.grad is None
+    set_grad(a, [3.0])
+    grad = a.grad
+    opt.zero_grad(set_to_none=False)  # torch: zeros written into the same gradient, missing ones stay None
+    assert a.grad is grad and a.grad.data.tolist() == [0.0] and b.grad is None
 
 
 def test_validation_errors():

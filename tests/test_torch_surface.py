@@ -280,6 +280,9 @@ def test_shape_helpers_and_comparisons():
         t.size(2)
     assert t.view_as(tg.zeros(3, 2)).shape == (3, 2) and t.reshape_as(tg.zeros(6)).shape == (6,)
     assert t[:1].expand_as(t).shape == (2, 3) and t.type_as(tg.zeros(1, dtype=tg.long)).dtype == tg.long
+    assert t.t().tolist() == [[0.0, 3.0], [1.0, 4.0], [2.0, 5.0]] and t[0].t().shape == (3,)
+    with pytest.raises(RuntimeError, match=r"t\(\) expects a tensor with <= 2 dims, got shape \(1, 2, 3\)"):
+        t.view(1, 2, 3).t()
     y = tg.tensor([[0, 1, 5], [3, 0, 5]], dtype=tg.float32)
     assert t.eq(y).sum().item() == 4 and t.ne(y).tolist() == [[False, False, True], [False, True, False]]
     assert t.lt(y).sum().item() == 1 and t.le(y).sum().item() == 5 and t.gt(2).sum().item() == 3

@@ -12,6 +12,7 @@ from .factories import (BoolTensor, ByteTensor, CharTensor, DoubleTensor, FloatT
                         ShortTensor, arange, as_tensor, eye, from_numpy, full, ones, ones_like, rand, randn,
                         tensor, zeros, zeros_like)
 from .gradcheck import GradcheckError, gradcheck
+from .jit import Jit, JitWarning, jit
 from .ops import (abs, amax, amin, argmax, argmin, cat, clone, conv2d, cross_entropy, eq, exp, flatten, ge, gt,
                   le, log, log_softmax, lt, matmul, max, max_pool2d, maximum, mean, min, minimum, mse_loss, ne,
                   pad, permute, relu, reshape, sigmoid, softmax, sqrt, squeeze, stack, std, sum, tanh, topk,
@@ -20,7 +21,7 @@ from .random import manual_seed
 from .serialization import CheckpointError, load, save
 from .threads import get_num_threads, set_num_threads
 from .tensor import Function, Tensor, enable_grad, is_grad_enabled, no_grad, set_grad_enabled
-from . import accelerator, autograd, cuda, dtypes
+from . import accelerator, autograd, cuda, distributed, dtypes
 from .device import device
 from .dtypes import DType as dtype
 from .dtypes import bool_ as bool  # noqa: A001 (torch's names, shadowing builtins inside this module only)

@@ -6,7 +6,8 @@ from typing import Any
 AVAILABLE = ("cpu",)
 # the device types torch knows; naming one is fine (scripts build `device("cuda")` before checking),
 # moving a tensor there is the error
-KNOWN = ("cpu", "cuda", "mps", "xpu", "hip", "xla", "meta", "ipu", "hpu", "mtia", "vulkan", "privateuseone")
+KNOWN = ("cpu", "cuda", "mps", "xpu", "hip", "xla", "meta", "ipu", "hpu", "mtia", "vulkan", "privateuseone",
+         "opengl", "opencl", "ideep", "mkldnn", "fpga", "ort", "ve", "lazy", "maia")
 
 
 class device:  # noqa: N801 (torch's name)

@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from .device import check as check_device
 from .tensor import Tensor
 
 INDEX_KEY = "__tinygrad5_index__"
@@ -324,13 +325,21 @@ def _decode(node: Any, arc: _Archive, path: str, depth: int = 0) -> Any:
     raise CheckpointError(f"{path}: unknown entry {str(node)[:80]!r} in the checkpoint index")
 
 
-def load(path: str | os.PathLike, *, max_bytes: int | None = None) -> Any:
+def load(path: str | os.PathLike, map_location: Any = None, *, weights_only: bool | None = None,
+         max_bytes: int | None = None) -> Any:
     """Read a checkpoint written by `save`; arrays come back with their exact dtype and bits.
 
     max_bytes caps the total inflated size of the archive's members (default: the larger of 256 MiB
     and 64 times the file's size on disk, which no uncompressed checkpoint reaches and a deflate
-    bomb does); anything crafted or corrupt raises CheckpointError naming the file.
+    bomb does); anything crafted or corrupt raises CheckpointError naming the file. torch's
+    map_location may name the CPU (anything else is refused by name); weights_only is accepted for
+    torch's scripts and changes nothing, since loading never unpickles.
     """
+    if map_location is not None:
+        if callable(map_location) or isinstance(map_location, dict):
+            raise TypeError(f"load(map_location={map_location!r}): only a device is accepted here; checkpoints "
+                            "hold CPU arrays, so pass 'cpu' or leave map_location out")
+        check_device(map_location)
     path = os.fspath(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"no checkpoint at {path!r}")

@@ -24,6 +24,7 @@ from . import dtypes
 
 _grad_enabled = True
 _creation_order = itertools.count(1)  # Function.seq: later nodes get larger numbers
+_recorder: Any = None  # tinygrad5.jit's recorder while a step is captured (jit_tape.py), else None
 
 
 class no_grad:
@@ -202,6 +203,8 @@ class Tensor:
     # ---- the engine ------------------------------------------------------------------------------
     def backward(self, grad: Any = None, retain_graph: bool = False) -> None:
         """Accumulate d(self)/d(leaf) into every leaf's `.grad`, in reverse topological order."""
+        if _recorder is not None and _recorder.backward(self, grad, retain_graph):
+            return  # recorded for tinygrad5.jit (it ran the same steps as below)
         if not self.requires_grad:
             raise RuntimeError("backward() on a tensor that does not require grad (no graph was built)")
         if grad is None:
@@ -346,6 +349,8 @@ class Function:
     @classmethod
     def apply(cls, *inputs: Tensor, **kwargs: Any) -> Tensor:
         """Run forward on the inputs' arrays and record the graph when a gradient is needed."""
+        if _recorder is not None:
+            return _recorder.apply(cls, inputs, kwargs)
         ctx = cls()
         out = ctx.forward(*[t.data for t in inputs], **kwargs)
         if _grad_enabled:

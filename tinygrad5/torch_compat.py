@@ -16,7 +16,7 @@ from . import dtypes
 from .device import CPU, check as check_device, device as _device_cls
 from .factories import TYPED_TENSORS
 from .ops.elementwise import add, cast, clip, div, mul, sub
-from .ops.movement import expand, reshape
+from .ops.movement import expand, reshape, transpose
 from .tensor import Tensor, is_grad_enabled
 
 _TYPE_NAMES = {np.dtype(cls.dtype): name for name, cls in TYPED_TENSORS.items()}
@@ -153,6 +153,14 @@ def type_as(self: Tensor, other: Tensor) -> Tensor:
     return cast(self, other.data.dtype)
 
 
+def t(self: Tensor) -> Tensor:
+    """torch's t(): a 2-d tensor transposed; 0-d and 1-d tensors as they are."""
+    if self.data.ndim > 2:
+        raise RuntimeError(f"t() expects a tensor with <= 2 dims, got shape {self.data.shape}; use "
+                           "transpose(dim0, dim1)")
+    return transpose(self, 0, 1) if self.data.ndim == 2 else self
+
+
 # ---- in-place updates ----------------------------------------------------------------------------
 def _writable(self: Tensor, what: str) -> None:
     if self.requires_grad and is_grad_enabled():
@@ -228,7 +236,7 @@ _METHODS = {
     "short": _as(np.int16), "byte": _as(np.uint8), "char": _as(np.int8), "bool": _as(np.bool_),
     "__int__": __int__, "__float__": __float__, "__index__": __index__, "__bool__": __bool__,
     "__format__": __format__, "__array__": __array__,
-    "view_as": view_as, "reshape_as": view_as, "expand_as": expand_as, "type_as": type_as,
+    "view_as": view_as, "reshape_as": view_as, "t": t, "expand_as": expand_as, "type_as": type_as,
     "contiguous": lambda self, memory_format=None: self,
     "__iadd__": _inplace(np.add, "+=", add), "__isub__": _inplace(np.subtract, "-=", sub),
     "__imul__": _inplace(np.multiply, "*=", mul), "__itruediv__": _inplace(np.true_divide, "/=", div),

@@ -21,7 +21,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from ..kernels.augment import morph3x3, warp_affine, warp_field
+from ..kernels.augment import morph3x3, warp_affine, warp_affine_field, warp_field
 from .photometric import GaussianBlur, InkJitter, Transform, images_of, lerp, pair
 
 __all__ = ["Transform", "RandomAffine", "ElasticWarp", "StrokeWidth", "InkJitter", "GaussianBlur",
@@ -35,11 +35,16 @@ class RandomAffine(Transform):
     uniformly per sample; ``translate`` is the largest shift as a fraction of the width and height
     (a number or (fx, fy)). Positive angles turn the letter counter-clockwise as seen; positive shear
     leans it right (its top moves right). Pixels that come from outside the image are ``fill``.
+
+    With ``elastic`` (an :class:`ElasticWarp`), a ``p_elastic`` share of the samples also gets its
+    displacement field in the same resampling: the same draws, in the same order, as
+    ``Compose([RandomAffine(...), RandomApply(elastic, p_elastic)])``, but one interpolation instead
+    of two (less blur, and about half the time).
     """
 
     def __init__(self, degrees: float | Sequence[float] = 0.0, translate: float | Sequence[float] = 0.0,
                  scale: Sequence[float] = (1.0, 1.0), shear: float | Sequence[float] = 0.0,
-                 fill: float = 1.0) -> None:
+                 fill: float = 1.0, elastic: "ElasticWarp | None" = None, p_elastic: float = 1.0) -> None:
         self.degrees = pair(degrees, "RandomAffine degrees", symmetric=True)
         self.shear = pair(shear, "RandomAffine shear", symmetric=True)
         if max(abs(v) for v in self.shear) >= 90:
@@ -52,6 +57,11 @@ class RandomAffine(Transform):
         if self.scale[0] <= 0:
             raise ValueError(f"RandomAffine: scale must be positive, got {scale!r}")
         self.fill = float(fill)
+        if elastic is not None and not isinstance(elastic, ElasticWarp):
+            raise TypeError(f"RandomAffine: elastic must be an ElasticWarp or None, got {elastic!r}")
+        if not (isinstance(p_elastic, (int, float)) and 0.0 <= p_elastic <= 1.0):
+            raise ValueError(f"RandomAffine: p_elastic must be a probability in [0, 1], got {p_elastic!r}")
+        self.elastic, self.p_elastic = elastic, float(p_elastic)
 
     def matrices(self, n: int, h: int, w: int, rng: np.random.Generator) -> np.ndarray:
         """Draw n inverse maps (n, 2, 3) from output (x, y, 1) to source (x, y), about the centre."""
@@ -76,12 +86,23 @@ class RandomAffine(Transform):
     def _apply(self, imgs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         n, h, w = imgs.shape
         out = np.empty_like(imgs)
-        warp_affine(imgs, self.matrices(n, h, w, rng), self.fill, out)
+        inv = self.matrices(n, h, w, rng)
+        if self.elastic is None:
+            warp_affine(imgs, inv, self.fill, out)
+            return out
+        if h != w:
+            raise ValueError(f"RandomAffine with an elastic warp needs square images, got {h}x{w}")
+        idx = np.flatnonzero(rng.random(n) < self.p_elastic)
+        field = np.zeros((2, n, h, w), np.float32)
+        if idx.size:
+            field[:, idx] = self.elastic.fields(idx.size, h, rng)
+        warp_affine_field(imgs, inv, field[0], field[1], self.fill, out)
         return out
 
     def __repr__(self) -> str:
+        extra = "" if self.elastic is None else f", elastic={self.elastic!r}, p_elastic={self.p_elastic}"
         return (f"RandomAffine(degrees={self.degrees}, translate={self.translate}, scale={self.scale}, "
-                f"shear={self.shear}, fill={self.fill})")
+                f"shear={self.shear}, fill={self.fill}{extra})")
 
 
 class ElasticWarp(Transform):
@@ -109,7 +130,9 @@ class ElasticWarp(Transform):
             s = self.sigma
             centres = np.arange(-2 * s, size - 1 + 2 * s + 1e-9, s)
             g = np.exp(-((np.arange(size)[:, None] - centres[None, :]) ** 2) / (2 * s * s))
-            g = (g / np.linalg.norm(g, axis=1, keepdims=True)).astype(np.float32)
+            g /= np.linalg.norm(g, axis=1, keepdims=True)
+            g[g < 1e-12] = 0.0  # float32 denormals in the far tails would slow the products ~100x
+            g = g.astype(np.float32)
             self._smoothers[size] = g
         return g
 
@@ -277,8 +300,8 @@ def default_augmentation(strength: str = "medium") -> Compose:
     m = _STRENGTHS[strength]
     return Compose([
         StrokeWidth(p_thicken=0.25, p_thin=0.25, amount=(0.4, 1.0)),
-        RandomAffine(degrees=10 * m, translate=2 / 32 * m, scale=(1 - 0.15 * m, 1 + 0.1 * m), shear=10 * m),
-        RandomApply(ElasticWarp(alpha=(0.0, 1.0 * m), sigma=5.0), p=0.5),
+        RandomAffine(degrees=10 * m, translate=2 / 32 * m, scale=(1 - 0.15 * m, 1 + 0.1 * m), shear=10 * m,
+                     elastic=ElasticWarp(alpha=(0.0, 1.0 * m), sigma=5.0), p_elastic=0.5),
         RandomApply(GaussianBlur(sigma=(0.3, 0.3 + 0.5 * m)), p=0.5),
         InkJitter(ink=(0.0, 0.1 * m), paper=(1 - 0.04 * m, 1 + 0.04 * m), contrast=(1 - 0.25 * m, 1 + 0.25 * m),
                   overshoot=(0.0, 0.3 * m)),

@@ -1,4 +1,5 @@
-"""numba kernels behind tinygrad5.data.transforms: bilinear warps and 3x3 grey-level morphology.
+"""numba kernels behind tinygrad5.data.transforms: bilinear warps, 3x3 grey-level morphology, a
+separable blur with per-sample taps, and InkJitter's tone curve and unsharp mask.
 
 Every kernel reads a float32 (N, H, W) batch and writes a fresh (N, H, W) output, one sample at a
 time on the calling thread: a 32-image batch is ~30 k pixels, far below what a parallel launch
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._jit import FASTMATH, JIT, njit
+from ._jit import JIT, njit
 
 
 @njit(inline="always", **JIT)
@@ -116,6 +117,35 @@ def warp_field(img, dy, dx, fill, out):
 
 
 @njit(**JIT)
+def warp_affine_field(img, inv, dy, dx, fill, out):
+    """out[n, i, j] = img[n] sampled at inv[n] @ (j + dx[n, i, j], i + dy[n, i, j], 1): a displacement,
+    then an affine map, in one bilinear resampling."""
+    n, h, w = img.shape
+    w2 = w + 2
+    pad = np.empty((h + 2, w2), dtype=img.dtype)
+    flat = pad.reshape(-1)
+    ii = np.empty(h * w, np.float32)
+    jj = np.empty(h * w, np.float32)
+    for i in range(h):
+        for j in range(w):
+            ii[i * w + j], jj[i * w + j] = i, j
+    ys, xs, fys, fxs = np.empty_like(ii), np.empty_like(ii), np.empty_like(ii), np.empty_like(ii)
+    ks = np.empty(h * w, np.uint32)
+    fill = img.dtype.type(fill)
+    for s in range(n):
+        _pad(img[s], fill, pad)
+        a, b, c = np.float32(inv[s, 0, 0]), np.float32(inv[s, 0, 1]), np.float32(inv[s, 0, 2])
+        d, e, f = np.float32(inv[s, 1, 0]), np.float32(inv[s, 1, 1]), np.float32(inv[s, 1, 2])
+        ddy, ddx = dy[s].reshape(-1), dx[s].reshape(-1)
+        for q in range(h * w):
+            y, x = ii[q] + ddy[q], jj[q] + ddx[q]
+            ys[q] = d * x + e * y + f
+            xs[q] = a * x + b * y + c
+        _coords(ys, xs, h, w, w2, ks, fys, fxs)
+        _gather(flat, ks, fys, fxs, w2, out[s].reshape(-1))
+
+
+@njit(**JIT)
 def morph3x3(img, mode, square, fill, out):
     """Grey-level 3x3 morphology: mode 0 min filter, 1 max filter; a plus-shaped window unless square."""
     n, h, w = img.shape
@@ -148,7 +178,7 @@ def _taps_general(src, tp, step, dst):
             dst[q] += c * s[q]
 
 
-@njit(inline="always", fastmath=FASTMATH, **JIT)
+@njit(inline="always", **JIT)
 def _taps9(src, tp, step, dst):
     """_taps_general for exactly 9 taps: the sum stays in registers (2.4x faster, measured)."""
     n = dst.shape[0]

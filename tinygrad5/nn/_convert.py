@@ -10,32 +10,24 @@ from typing import Any
 
 import numpy as np
 
+from ..device import AVAILABLE, check, device
 from ..dtypes import to_numpy
 from ..tensor import Tensor
 
-AVAILABLE_DEVICES = ("cpu",)
-# device types torch knows: anything here but the CPU is refused with a clear message
-_ACCELERATORS = ("cuda", "mps", "xpu", "xla", "hip", "meta", "vulkan", "ipu", "hpu", "mtia", "privateuseone",
-                 "opengl", "opencl", "ideep", "mkldnn", "fpga", "ort", "ve", "lazy", "maia")
 PARAM_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
-def device_type(device: Any) -> str | None:
+def device_type(where: Any) -> str | None:
     """'cpu' for a CPU device (a string like "cpu" / "cpu:0" or an object with .type), None when
-    `device` is not a device at all; raises for any other device."""
-    if isinstance(device, str):
-        name = device
-    elif hasattr(device, "type") and isinstance(getattr(device, "type"), str):
-        name = device.type
-    else:
+    `where` names no device torch knows; raises (device.check's message) for any other device."""
+    name = where if isinstance(where, str) else getattr(where, "type", None)
+    if not isinstance(name, str):
         return None
-    base = name.split(":", 1)[0].strip().lower()
-    if base == "cpu":
-        return "cpu"
-    if base in _ACCELERATORS:
-        raise RuntimeError(f"device {name!r} is not available: tinygrad5 runs on the CPU only "
-                           f"(available devices: {', '.join(AVAILABLE_DEVICES)}); use .to('cpu') or drop the call")
-    return None
+    try:
+        d = device(name.strip().lower())
+    except RuntimeError:  # not a device name: the caller tries it as a dtype
+        return None
+    return check(d).type
 
 
 def as_numpy_dtype(dtype: Any) -> np.dtype | None:
@@ -78,8 +70,8 @@ def parse_to_args(owner: str, args: tuple, kwargs: dict) -> tuple[str | None, np
         elif as_numpy_dtype(a) is not None:
             dtype = a
         else:
-            raise TypeError(f"{owner}.to(): {a!r} is neither a device ({', '.join(AVAILABLE_DEVICES)}) nor a dtype")
+            raise TypeError(f"{owner}.to(): {a!r} is neither a device ({', '.join(AVAILABLE)}) nor a dtype")
     dev = None if device is None else device_type(device)
     if device is not None and dev is None:
-        raise TypeError(f"{owner}.to(): {device!r} is not a device (available: {', '.join(AVAILABLE_DEVICES)})")
+        raise TypeError(f"{owner}.to(): {device!r} is not a device (available: {', '.join(AVAILABLE)})")
     return dev, None if dtype is None else param_dtype(dtype, owner)

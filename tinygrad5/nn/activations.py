@@ -7,7 +7,10 @@ from .module import Module
 
 
 class ReLU(Module):
-    """max(x, 0)."""
+    """max(x, 0). `inplace` is accepted for torch's signature; the result is always a new tensor."""
+
+    def __init__(self, inplace: bool = False) -> None:
+        super().__init__()
 
     def forward(self, x: Tensor) -> Tensor:
         """Elementwise."""
@@ -66,9 +69,9 @@ class LogSoftmax(Module):
 
 
 class LeakyReLU(Module):
-    """x where x > 0, else negative_slope·x."""
+    """x where x > 0, else negative_slope·x (`inplace` accepted as in ReLU; the result is a new tensor)."""
 
-    def __init__(self, negative_slope: float = 0.01) -> None:
+    def __init__(self, negative_slope: float = 0.01, inplace: bool = False) -> None:
         super().__init__()
         self.negative_slope = negative_slope
 

@@ -4,15 +4,13 @@ Like torch.nn.functional, these take all weights as arguments; the layer classes
 """
 from __future__ import annotations
 
-import numpy as np
-
 from ..ops import (abs, add, amax, amin, argmax, argmin, avg_pool2d, batch_norm, broadcast_to, cast, cat, clip,
                    clone, conv2d, conv2d_relu_max_pool2d, cross_entropy, div, eq, exp,
                    expand, flatten, ge, getitem, gt, le, leaky_relu, linear, log, log_softmax, lt, matmul,
                    max, max_pool2d, maximum, mean, min, minimum, mse_loss, mul, ne, neg, nll_loss, pad, permute,
                    pow, relu, relu_max_pool2d, reshape, sigmoid, softmax, sqrt, squeeze, stack, std, sub, sum, tanh,
                    topk, transpose, unsqueeze, var, view, where)
-from ..random import get_rng
+from ..ops.dropout import Dropout
 from ..tensor import Tensor, as_tensor
 
 
@@ -22,13 +20,7 @@ def _masked(x: Tensor, p: float, training: bool, mask_shape: tuple[int, ...] | N
     x = as_tensor(x)
     if not training or p == 0.0:
         return x
-    shape = x.data.shape if mask_shape is None else mask_shape
-    if p == 1.0:
-        return x * Tensor._make(np.zeros(shape, x.data.dtype))
-    keep = get_rng().random(shape) >= p
-    mask = keep.astype(x.data.dtype)
-    mask *= 1.0 / (1.0 - p)
-    return x * Tensor._make(mask)
+    return Dropout.apply(x, p=p, mask_shape=mask_shape)  # the mask is drawn in forward (tinygrad5.jit)
 
 
 def dropout(x: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:

@@ -130,9 +130,11 @@ class Flatten(Module):
 
 
 class Dropout(Module):
-    """Inverted dropout while training (kept values scaled by 1/(1-p)); identity in eval mode."""
+    """Inverted dropout while training (kept values scaled by 1/(1-p)); identity in eval mode.
 
-    def __init__(self, p: float = 0.5) -> None:
+    `inplace` is accepted for torch's signature (as F.dropout's); the result is always a new tensor."""
+
+    def __init__(self, p: float = 0.5, inplace: bool = False) -> None:
         super().__init__()
         if not 0.0 <= p <= 1.0:
             raise ValueError(f"dropout probability must be in [0, 1], got {p}")

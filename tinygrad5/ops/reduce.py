@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import builtins
+import warnings
 
 import numpy as np
 
@@ -40,8 +41,9 @@ class Max(Function):
     """Max over axes; the gradient is split equally among tied maxima (like torch.amax)."""
 
     def forward(self, a, axes=(), keepdims=False, fn=np.max):
-        if a.size == 0:
-            raise ValueError(f"max/min of an empty tensor of shape {a.shape}")
+        if any(a.shape[i] == 0 for i in axes):  # no identity to return; torch raises too
+            raise ValueError(f"a{fn.__name__}() over an empty dim of a tensor of shape {a.shape} "
+                             f"(dims {list(axes)}); reduce along a non-empty dim")
         self.a, self.kshape = a, _keepdims_shape(a.shape, axes)
         self.axes = axes
         self.out = fn(a, axis=axes, keepdims=True)
@@ -87,9 +89,8 @@ def mean(a: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Any = None,
     _float_only(a, "mean")
     axes = _norm_axis(dim, a.ndim)
     n = int(np.prod([a.shape[i] for i in axes]))
-    if n == 0:
-        raise ValueError(f"mean over an empty axis of a tensor of shape {a.shape}")
-    return sum(a, axes, keep) * (1.0 / n)
+    # torch: the mean of no elements is NaN (0/0); results with no elements stay empty
+    return sum(a, axes, keep) * (1.0 / n if n else float("nan"))
 
 
 def amax(a: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Any = None,
@@ -119,10 +120,15 @@ def var(a: Tensor, dim: Any = None, unbiased: bool | None = None, keepdim: bool 
     corr = (1 if unbiased or unbiased is None else 0) if correction is None else correction
     axes = _norm_axis(dim, a.ndim)
     n = int(np.prod([a.shape[i] for i in axes]))
-    if n - corr <= 0:
-        raise ValueError(f"var over {n} elements with correction={corr} is undefined")
     d = a - mean(a, axes, keepdim=True)
-    return sum(d * d, axes, keep) * (1.0 / (n - corr))
+    dof = builtins.max(n - corr, 0)
+    if dof:
+        return sum(d * d, axes, keep) * (1.0 / dof)
+    # torch divides by max(n - correction, 0) and warns: NaN (0/0) or inf, not an error
+    warnings.warn(f"var(): degrees of freedom is <= 0 ({n} elements a reduction, correction={corr}, shape {a.shape}); "
+                  f"the result is NaN or inf", UserWarning, stacklevel=2)
+    with np.errstate(invalid="ignore"):
+        return sum(d * d, axes, keep) * float("inf")
 
 
 def std(a: Tensor, dim: Any = None, unbiased: bool | None = None, keepdim: bool = False, *,
@@ -136,11 +142,12 @@ def _arg(fn: Any, name: str) -> Any:
             keepdims: bool | None = None) -> Tensor:
         a = as_tensor(a)
         dim, keep = _pick(dim, keepdim, axis, keepdims, name)
-        if a.data.size == 0:
-            raise ValueError(f"{name}() of an empty tensor of shape {a.shape}")
         if dim is not None:
             dim = _norm_axis(dim, a.ndim)
             dim = dim[0] if dim else None
+        if (a.data.size == 0 and (dim is None or a.shape[dim] == 0)):
+            raise ValueError(f"{name}() over an empty dim of a tensor of shape {a.shape} (dim={dim}); "
+                             f"pass a non-empty dim")
         out = fn(a.data, axis=dim, keepdims=keep and dim is not None)
         if keep and dim is None:  # torch keeps every dim as 1
             out = np.reshape(out, (1,) * a.ndim)

@@ -24,13 +24,8 @@ class Adadelta(Optimizer):
 
     def _update(self, group: dict[str, Any]) -> None:
         lr, rho, eps = group["lr"], group["rho"], group["eps"]
-        for p in group["params"]:
-            if p.grad is None:
-                continue
-            w = p.data
-            st = self.state.get(p)
-            if st is None:
-                st = self.state[p] = {"step": 0, "square_avg": np.zeros_like(w), "acc_delta": np.zeros_like(w)}
+        for p, w, st in self._stepping(group, lambda w: {"step": 0, "square_avg": np.zeros_like(w),
+                                                         "acc_delta": np.zeros_like(w)}):
             s, d, gd = self._buffers(p, 3)
             g = self._grad(p, gd, group["weight_decay"], group["maximize"])
             st["step"] += 1

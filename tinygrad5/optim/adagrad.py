@@ -24,13 +24,8 @@ class Adagrad(Optimizer):
 
     def _update(self, group: dict[str, Any]) -> None:
         lr, lr_decay, eps = group["lr"], group["lr_decay"], group["eps"]
-        for p in group["params"]:
-            if p.grad is None:
-                continue
-            w = p.data
-            st = self.state.get(p)
-            if st is None:
-                st = self.state[p] = {"step": 0, "sum": np.full_like(w, group["initial_accumulator_value"])}
+        start = group["initial_accumulator_value"]
+        for p, w, st in self._stepping(group, lambda w: {"step": 0, "sum": np.full_like(w, start)}):
             s, gd = self._buffers(p, 2)
             g = self._grad(p, gd, group["weight_decay"], group["maximize"])
             st["step"] = t = st["step"] + 1

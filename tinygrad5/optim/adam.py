@@ -35,13 +35,8 @@ class Adam(Optimizer):
         lr, (b1, b2), eps, wd = group["lr"], group["betas"], group["eps"], group["weight_decay"]
         amsgrad, maximize = group.get("amsgrad", False), group.get("maximize", False)
         decoupled = group.get("decoupled_weight_decay", False)
-        for p in group["params"]:
-            if p.grad is None:
-                continue
-            w = p.data
-            st = self.state.get(p)
-            if st is None:
-                st = self.state[p] = {"step": 0, "exp_avg": np.zeros_like(w), "exp_avg_sq": np.zeros_like(w)}
+        for p, w, st in self._stepping(group, lambda w: {"step": 0, "exp_avg": np.zeros_like(w),
+                                                         "exp_avg_sq": np.zeros_like(w)}):
             if amsgrad and "max_exp_avg_sq" not in st:
                 st["max_exp_avg_sq"] = np.zeros_like(w)
             s, gd = self._buffers(p, 2)

@@ -7,7 +7,7 @@ scratch arrays live in `_scratch`, outside the saved state, so a step allocates 
 from __future__ import annotations
 
 import copy
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Iterator, Mapping
 
 import numpy as np
 
@@ -61,11 +61,14 @@ class Optimizer:
             if not group[k] >= 0:
                 raise ValueError(f"{type(self).__name__}: invalid {k} {group[k]} (must be >= 0)")
 
-    def zero_grad(self) -> None:
-        """Set every parameter's gradient to None."""
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Drop every parameter's gradient (torch's default), or fill it with zeros when set_to_none=False."""
         for g in self.param_groups:
             for p in g["params"]:
-                p.grad = None
+                if set_to_none or p.grad is None:
+                    p.grad = None
+                else:
+                    p.grad.data[...] = 0
 
     def step(self) -> None:
         """Update every parameter that has a gradient."""
@@ -75,6 +78,18 @@ class Optimizer:
 
     def _update(self, group: dict[str, Any]) -> None:
         raise NotImplementedError
+
+    def _stepping(self, group: dict[str, Any], init: Callable[[np.ndarray], dict[str, Any]]
+                  ) -> Iterator[tuple[Tensor, np.ndarray, dict[str, Any]]]:
+        """(parameter, its array, its state) for each parameter of group that has a gradient; a
+        parameter's state is made by init(array) at its first step."""
+        for p in group["params"]:
+            if p.grad is None:
+                continue
+            st = self.state.get(p)
+            if st is None:
+                st = self.state[p] = init(p.data)
+            yield p, p.data, st
 
     def _buffers(self, p: Tensor, n: int) -> list[np.ndarray]:
         """`n` scratch arrays shaped like p, reused every step."""

@@ -26,13 +26,7 @@ class RMSprop(Optimizer):
     def _update(self, group: dict[str, Any]) -> None:
         lr, alpha, eps, mu = group["lr"], group["alpha"], group["eps"], group["momentum"]
         centered = group["centered"]
-        for p in group["params"]:
-            if p.grad is None:
-                continue
-            w = p.data
-            st = self.state.get(p)
-            if st is None:
-                st = self.state[p] = {"step": 0, "square_avg": np.zeros_like(w)}
+        for p, w, st in self._stepping(group, lambda w: {"step": 0, "square_avg": np.zeros_like(w)}):
             if mu > 0 and "momentum_buffer" not in st:
                 st["momentum_buffer"] = np.zeros_like(w)
             if centered and "grad_avg" not in st:

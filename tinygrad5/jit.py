@@ -1,0 +1,259 @@
+"""`step = tg.jit(train_step)`: capture a whole training step once, then replay its array work.
+
+In the spirit of tinygrad's TinyJit and CUDA graphs. The first two calls run eagerly and are
+recorded (jit_tape.py): every op's forward, the engine's backward (each node's backward, broadcast
+reductions, gradient sums, handing gradients to the leaves) and the optimizer's `zero_grad`/`step`,
+as a flat tape over the arrays they read and write. When the two recordings agree, later calls
+with the same arguments (shapes, dtypes, Python values), model arrays, module modes, backend,
+thread count and grad mode replay the tape: the same Function bodies run on the new input arrays,
+so the results are eager's bit for bit, without Tensors, graph links, argument checks, the
+engine's heap or Python's module calls. Random ops (dropout) draw from the global generator inside
+their forward, so each replay draws fresh numbers.
+
+What falls back to eager, with one warning per reason (JitWarning) saying why:
+  - arguments of other shapes, dtypes or values (e.g. an epoch's last, smaller batch): that call;
+  - another backend, thread count or grad mode, or a module switched between train() and eval():
+    that call;
+  - a parameter (or other tensor the step reads) given a new array, e.g. by load_state_dict: that
+    call, and the step is recorded again (then replays again);
+  - a step whose work a replay could not redo: it reads values (`.item()`, `.data`, `bool()`,
+    printing), writes tensors in place or assigns `.grad` outside the optimizer, steps a
+    scheduler, reads arrays made outside the ops, calls backward with an explicit gradient, or
+    records differently twice (a Python branch on changing state): every call, from then on.
+
+A replay returns what the step returned, with each tensor detached (no graph; `.grad` of
+parameters is set as eager sets it). Python side effects of the step (appending to a list,
+counters) happen only in the eager calls.
+"""
+from __future__ import annotations
+
+import functools
+import sys
+import warnings
+from typing import Any, Callable
+
+import numpy as np
+
+from .backend import get_backend
+from .jit_tape import Recorder, last_uses, recording
+from .tensor import Tensor
+from .threads import get_num_threads
+
+_t = sys.modules[Tensor.__module__]  # the engine's module (the package's name `tensor` is a factory)
+
+
+class JitWarning(UserWarning):
+    """A captured step ran eagerly instead of replaying (the message says why)."""
+
+
+def jit(fn: Callable[..., Any]) -> Jit:
+    """Wrap a training step so that calls after the first two replay its recorded array work."""
+    return Jit(fn)
+
+
+def _flatten(obj: Any, flat: list, key: list) -> None:
+    """Collect the tensors and arrays of a call's arguments and a key that changes with anything
+    a replay depends on (shapes, dtypes, layouts, requires_grad, plain Python values)."""
+    if isinstance(obj, Tensor):
+        d = obj.data
+        flat.append(obj)
+        key.append(("T", d.shape, d.dtype.str, d.flags.c_contiguous, obj.requires_grad))
+    elif isinstance(obj, np.ndarray):
+        flat.append(obj)
+        key.append(("A", obj.shape, obj.dtype.str, obj.flags.c_contiguous))
+    elif isinstance(obj, (tuple, list)):
+        key.append((type(obj).__name__, len(obj)))
+        for x in obj:
+            _flatten(x, flat, key)
+    elif isinstance(obj, dict):
+        key.append(("dict", tuple(obj)))
+        for x in obj.values():
+            _flatten(x, flat, key)
+    elif obj is None or isinstance(obj, (bool, int, float, str)):
+        key.append((type(obj).__name__, obj))
+    else:
+        key.append(("obj", id(obj)))
+
+
+def _out_spec(obj: Any, rec: Recorder) -> Any:
+    """How to rebuild the step's return value from a replay's arrays."""
+    if isinstance(obj, Tensor):
+        s = rec.slot_of.get(id(obj.data))
+        if s is None:
+            rec.fail("outside", f"the step returns a tensor of shape {obj.shape} that no recorded op made")
+        return ("T", s)
+    if isinstance(obj, (tuple, list)):
+        return (type(obj), [_out_spec(x, rec) for x in obj])
+    if isinstance(obj, dict):
+        return ("dict", {k: _out_spec(v, rec) for k, v in obj.items()})
+    return ("value", obj)
+
+
+def _spec_sig(spec: Any) -> Any:
+    kind, body = spec
+    if kind == "T":
+        return spec
+    if kind == "dict":
+        return ("dict", tuple((k, _spec_sig(v)) for k, v in body.items()))
+    if kind == "value":
+        return ("value", type(body).__name__, repr(body) if isinstance(body, (bool, int, float, str)) else id(body))
+    return (kind.__name__, tuple(_spec_sig(x) for x in body))
+
+
+def _spec_slots(spec: Any) -> list[int]:
+    kind, body = spec
+    if kind == "T":
+        return [body]
+    if kind == "value":
+        return []
+    return [s for x in (body.values() if kind == "dict" else body) for s in _spec_slots(x)]
+
+
+def _build(spec: Any, env: list) -> Any:
+    kind, body = spec
+    if kind == "T":
+        return Tensor._make(env[body])
+    if kind == "value":
+        return body
+    if kind == "dict":
+        return {k: _build(v, env) for k, v in body.items()}
+    return kind(_build(x, env) for x in body)
+
+
+def _mode() -> tuple[str, int, bool]:
+    return get_backend(), get_num_threads(), _t._grad_enabled
+
+
+class _Capture:
+    """A replayable step: the second recording's tape and what it was recorded under."""
+
+    def __init__(self, rec: Recorder, key: tuple, mode: tuple, spec: Any) -> None:
+        self.key, self.mode, self.spec = key, mode, spec
+        self.template = rec.template
+        keep = {i for i, v in enumerate(rec.template) if v is not None} | set(_spec_slots(spec))
+        self.tape = list(zip(rec.tape, last_uses(rec.uses, keep)))
+        self.n_inputs = rec.n_inputs
+        self.model = rec.model
+        self.modules = [(m, m.training) for m in rec.modules.values()]
+
+    def mismatch(self, key: tuple, mode: tuple) -> tuple[str, str] | None:
+        """(reason, message) when a replay could differ from eager for this call, else None."""
+        if key != self.key:
+            diff = next((f"{a} instead of the captured {b}" for a, b in zip(key, self.key) if a != b),
+                        f"{len(key)} argument parts instead of {len(self.key)}")
+            return "shapes", f"new argument shapes, dtypes or values ({diff})"
+        if mode != self.mode:
+            (b0, n0, g0), (b1, n1, g1) = self.mode, mode
+            if b0 != b1:
+                return "backend", f"backend {b1!r} instead of the captured {b0!r}"
+            if n0 != n1:
+                return "threads", f"{n1} threads instead of the captured {n0}"
+            return "grad", f"grad mode {'on' if g1 else 'off (no_grad)'} instead of the captured one"
+        for t, arr in self.model:
+            if t.data is not arr:
+                return "params", (f"a parameter of shape {arr.shape} holds a new array (load_state_dict, "
+                                  "Module.to or an assignment to .data); recording the step again")
+        for m, training in self.modules:
+            if m.training is not training:
+                return "training", f"{type(m).__name__} is in {'train' if m.training else 'eval'} mode, " \
+                                   f"captured in the other"
+        return None
+
+    def replay(self, flat: list) -> Any:
+        """Run the tape on this call's arrays; returns the rebuilt return value."""
+        env = self.template.copy()
+        for i, x in enumerate(flat):
+            env[i] = x.data if isinstance(x, Tensor) else x
+        for run, drop in self.tape:
+            run(env, flat)
+            for s in drop:
+                env[s] = None
+        return _build(self.spec, env)
+
+
+class Jit:
+    """A captured step (see the module docstring); `replays` counts the calls that replayed."""
+
+    def __init__(self, fn: Callable[..., Any]) -> None:
+        functools.update_wrapper(self, fn)
+        self.fn = fn
+        self.replays = 0
+        self._capture: _Capture | None = None
+        self._first: tuple[tuple, tuple, Recorder, Any] | None = None
+        self._given_up = False
+        self._warned: set[str] = set()
+
+    def _warn(self, reason: str, message: str) -> None:
+        if reason not in self._warned:
+            self._warned.add(reason)
+            name = getattr(self.fn, "__qualname__", repr(self.fn))
+            warnings.warn(f"tinygrad5.jit({name}) runs eagerly: {message}", JitWarning, stacklevel=3)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        flat: list = []
+        parts: list = []
+        _flatten(args, flat, parts)
+        _flatten(kwargs, flat, parts)
+        key, mode = tuple(parts), _mode()
+        cap = self._capture
+        if cap is not None:
+            why = cap.mismatch(key, mode)
+            if why is None:
+                self.replays += 1
+                return cap.replay(flat)
+            self._warn(*why)
+            if why[0] != "params":
+                return self.fn(*args, **kwargs)
+            self._capture = None  # the model changed for good: record it again
+        if self._given_up:
+            return self.fn(*args, **kwargs)
+        return self._record(args, kwargs, flat, key, mode)
+
+    def _record(self, args: tuple, kwargs: dict, flat: list, key: tuple, mode: tuple) -> Any:
+        rec = Recorder([x.data if isinstance(x, Tensor) else x for x in flat])
+        try:
+            with recording(rec):
+                out = self.fn(*args, **kwargs)
+        except BaseException:
+            self._first = None
+            raise
+        spec = _out_spec(out, rec)
+        if rec.problem is not None:
+            self._given_up, self._first = True, None
+            self._warn(*rec.problem)
+            return out
+        first, self._first = self._first, (key, mode, rec, spec)
+        if first is None or first[0] != key or first[1] != mode:
+            return out  # the first recording: the next call with these arguments confirms it
+        why = _differ(first[2], first[3], rec, spec)
+        if why is not None:
+            self._given_up, self._first = True, None
+            self._warn("changed", why)
+            return out
+        self._first = None
+        self._capture = _Capture(rec, key, mode, spec)
+        return out
+
+
+def _differ(r1: Recorder, s1: Any, r2: Recorder, s2: Any) -> str | None:
+    """Why two recordings of a step would not replay alike, or None when they agree."""
+    for i, (a, b) in enumerate(zip(r1.sig, r2.sig)):
+        if a != b:
+            if _outside(a) or _outside(b):
+                return (f"an op ({getattr(a[1], '__name__', a[0])}) reads an array that no recorded op made and "
+                        "that differs between calls (made with numpy, a comparison or .astype outside the ops?)")
+            return f"two calls recorded different work at entry {i} (a Python branch on changing state?)"
+    if len(r1.sig) != len(r2.sig):
+        return f"two calls recorded {len(r1.sig)} and {len(r2.sig)} entries (a Python branch on changing state?)"
+    if _spec_sig(s1) != _spec_sig(s2):
+        return "two calls returned different Python values"
+    if list(r1.modules) != list(r2.modules):
+        return "two calls ran different modules"
+    return None
+
+
+def _outside(sig: Any) -> bool:
+    """True when a sig entry reads an array from outside the recorded ops."""
+    if isinstance(sig, tuple):
+        return bool(sig) and sig[0] in ("array", "model") or any(_outside(x) for x in sig)
+    return False
