@@ -18,6 +18,8 @@ GENERATOR_VERSION: int = 3
 SPLIT_SIZES: dict[str, int] = {"train": 300, "valid": 100, "test": 50}
 #: Share of samples drawn from typeset DejaVu fonts instead of pen strokes, for variety.
 FONT_FRACTION: float = 0.05
+#: The range NIST36's resampled cells span (about -0.14 to 1.12); generated cells stay inside it.
+VALUE_RANGE: tuple[float, float] = (-0.15, 1.15)
 _SPLIT_SALT = {"train": 1, "valid": 2, "test": 3}
 _PEN_RADIUS = (1.45, 0.2)     # output pixels: median and log-sd of the nib (NIST strokes: 2.6-4.4 px wide)
 _MARGIN = (1.0, 6.0)           # blank border in output pixels (NIST: about 1-8, median 4)
@@ -61,7 +63,8 @@ def _resample(scan: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarr
     from PIL import Image
 
     method = Image.BICUBIC if rng.random() < 0.8 else Image.LANCZOS
-    return np.asarray(Image.fromarray(scan, mode="F").resize((size, size), method), dtype=np.float32)
+    cell = np.asarray(Image.fromarray(scan, mode="F").resize((size, size), method), dtype=np.float32)
+    return np.clip(cell, *VALUE_RANGE)
 
 
 def generate(split: str, n_per_class: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
