@@ -12,9 +12,9 @@ DIGIT_STYLES: dict[str, list[tuple[float, str]]] = {
         (4, "A 50 50 30 50 95 460"),
         (2, "A 50 50 32 50 60 420"),
         (1, "A 50 50 30 50 95 460; M 75 15 L 25 85"),                           # slashed zero
-        # Zeros as wide as an O (and wider), so width alone does not tell 0 from O.
-        (2, "A 50 50 40 50 90 455"),
-        (2, "A 50 50 44 50 80 400"),                                            # open at the top right
+        # A few zeros as wide as an O, so width alone does not tell 0 from O.
+        (1, "A 50 50 40 50 90 455"),
+        (1, "A 50 50 44 50 80 400"),                                            # open at the top right
         (1, "A 50 50 36 50 100 425"),                                           # open, narrower
         (1, "M 62 4 C 20 -5 5 40 10 65 C 15 100 85 105 90 60 C 94 30 80 8 60 2"),  # lopsided, one curve
     ],

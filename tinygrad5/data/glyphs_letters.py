@@ -7,35 +7,41 @@ forms, serifs, and the lower-case shapes that show up among capitals (f, k, m, u
 """
 from __future__ import annotations
 
-LETTER_STYLES: dict[str, list[tuple[float, str]]] = {
+LETTER_STYLES: dict[str, list[tuple]] = {
     "A": [
         (3, "M 10 100 L 50 0 L 90 100; M 28 62 L 72 62"),
         (2, "M 50 0 L 12 100; M 50 0 L 88 100; M 22 70 L 80 66"),
         (3, "M 12 100 C 25 50 40 0 55 0 C 65 0 75 50 88 100; M 2 66 L 86 58"),   # crossbar past the leg
         (1, "M 12 100 L 42 0 L 58 0 L 88 100; M 25 60 L 75 60"),                # flat top
         (1, "M 10 100 C 25 60 35 10 55 0 L 85 100; M 5 55 C 35 62 60 58 92 52"),  # cursive, long bar
+        (1, "A 45 62 35 36 60 420; M 82 28 L 82 100", 0.7),                            # lower-case a
     ],
     "B": [
         (3, "M 15 0 L 15 100; M 15 0 C 85 0 85 47 15 47; M 15 47 C 100 47 100 100 15 100"),
         (3, "M 15 100 L 15 0 C 85 0 85 47 25 47 C 100 47 100 100 15 100"),
         (1, "M 15 0 L 15 100; M 10 3 C 75 -5 80 45 15 46 C 95 45 100 105 12 98"),
+        (1, "M 18 0 L 18 100; A 50 68 32 32 180 540"),                           # lower-case b
+        (1, "M 12 5 C 80 -8 85 45 35 47 C 100 50 95 105 12 95; M 15 5 L 15 95"),   # 3 with a stem
     ],
     "C": [
         (4, "A 55 50 45 50 45 315"),
         (2, "A 55 50 45 50 30 325"),
         (1, "M 85 15 C 60 -10 10 5 10 50 C 10 95 60 110 88 85"),
-        (1, "M 88 10 C 66 -6 20 -4 16 40 C 12 82 26 100 92 96"),                 # long, flat foot
+        (2, "M 88 10 C 66 -6 20 -4 16 40 C 12 82 26 100 92 96"),                 # long, flat foot
+        (1, "M 80 8 C 55 -4 25 10 20 45 C 16 80 22 98 40 98 L 92 94"),            # hooked foot, like an L
     ],
     "D": [
         (3, "M 15 0 L 15 100; M 15 0 C 100 0 100 100 15 100"),
         (3, "M 15 100 L 15 0 C 95 5 95 95 15 100"),
         (1, "M 20 0 L 20 100; M 5 5 C 110 -10 110 110 5 95"),
+        (1, "A 45 66 33 34 0 360; M 78 0 L 78 100"),                               # lower-case d
     ],
     "E": [
         (3, "M 85 0 L 15 0 L 15 100 L 85 100; M 15 50 L 70 50"),
         (3, "M 15 0 L 15 100; M 15 0 L 85 0; M 15 50 L 70 50; M 15 100 L 85 100"),
         (2, "M 85 8 C 55 -8 10 0 20 25 C 28 45 55 48 62 48 C 30 48 5 60 10 80 C 15 100 60 105 88 90"),
         (1, "M 85 0 L 25 2 L 10 100 L 85 100; M 20 48 L 70 45"),
+        (1, "M 15 55 L 85 52 C 88 15 20 10 15 55 C 12 100 70 105 88 85", 0.7),        # lower-case e
     ],
     "F": [
         (4, "M 85 0 L 15 0 L 15 100; M 15 48 L 68 48"),
@@ -55,13 +61,13 @@ LETTER_STYLES: dict[str, list[tuple[float, str]]] = {
         (1, "M 15 0 L 15 100; M 15 55 C 40 40 80 40 82 60 L 82 100"),         # lower-case h
     ],
     "I": [
-        (4, "M 15 0 L 85 0; M 50 0 L 50 100; M 15 100 L 85 100"),
-        (3, "M 50 0 L 50 100"),
+        (6, "M 15 0 L 85 0; M 50 0 L 50 100; M 15 100 L 85 100"),
+        (2, "M 50 0 L 50 100"),
         (1, "M 20 2 L 80 0; M 52 0 L 46 100; M 15 100 L 85 96"),
     ],
     "J": [
         (3, "M 70 0 L 70 70 C 70 105 25 105 18 75"),
-        (2, "M 30 0 L 95 0; M 65 0 L 65 70 C 65 105 20 105 15 75"),
+        (3, "M 30 0 L 95 0; M 65 0 L 65 70 C 65 105 20 105 15 75"),
         (1, "M 75 0 C 80 60 70 100 45 100 C 30 100 20 90 15 80"),
     ],
     "K": [
@@ -78,20 +84,22 @@ LETTER_STYLES: dict[str, list[tuple[float, str]]] = {
         (3, "M 10 100 L 15 0 L 50 70 L 85 0 L 90 100"),
         (2, "M 10 100 L 10 0 L 50 100 L 90 0 L 90 100"),
         (2, "M 10 100 L 10 0; M 10 0 L 50 65 L 90 0; M 90 0 L 90 100"),
-        (1, "M 8 35 L 8 100; M 8 55 C 12 25 46 25 48 55 L 48 100; M 48 55 C 52 25 90 25 90 55 L 90 100"),
+        (3, "M 8 35 L 8 100; M 8 55 C 12 25 46 25 48 55 L 48 100; M 48 55 C 52 25 90 25 90 55 L 90 100",
+         0.7),                                                                     # lower-case m
     ],
     "N": [
         (5, "M 15 100 L 15 0 L 85 100 L 85 0"),
         (2, "M 15 0 L 15 100; M 15 0 L 85 100; M 85 0 L 85 100"),
         (1, "M 12 100 C 15 60 12 20 15 0 L 85 100 C 85 70 88 30 85 0"),
+        (2, "M 15 30 L 15 100; M 15 58 C 20 25 82 22 84 58 L 84 100", 0.7),           # lower-case n
     ],
     "O": [
         (5, "A 50 50 42 50 100 470"),
         (2, "A 50 50 42 50 60 430"),
         (1, "M 60 2 C 10 -5 0 60 20 88 C 40 110 95 100 90 45 C 88 15 60 0 40 8"),
-        # Narrow Os as common as wide zeros, so width alone does not tell O from 0.
-        (2, "A 50 50 32 50 100 465"),
-        (1, "A 50 50 34 50 80 420"),                                            # open at the top right
+        # Real NIST Os are about as wide as tall (zeros run narrower); a few narrow ones remain.
+        (1, "A 50 50 32 50 100 465"),
+        (1, "A 50 50 46 46 80 420"),                                            # open at the top right
     ],
     "P": [
         (4, "M 15 100 L 15 0 C 90 0 90 55 15 55"),
@@ -107,6 +115,7 @@ LETTER_STYLES: dict[str, list[tuple[float, str]]] = {
         (4, "M 15 100 L 15 0 C 90 0 90 52 15 52 L 85 100"),
         (3, "M 15 0 L 15 100; M 15 0 C 90 0 90 52 18 52; M 35 52 L 85 100"),
         (1, "M 15 100 L 15 0 C 90 0 90 52 15 52 C 45 60 60 90 90 98"),
+        (1, "M 20 30 L 20 100; M 20 60 C 30 28 60 22 88 32", 0.7),                      # lower-case r
     ],
     "S": [
         (5, "M 85 12 C 70 -5 15 -5 15 25 C 15 50 85 45 85 75 C 85 105 25 105 12 85"),
@@ -122,7 +131,7 @@ LETTER_STYLES: dict[str, list[tuple[float, str]]] = {
     ],
     "U": [
         (5, "M 15 0 L 15 65 C 15 105 85 105 85 65 L 85 0"),
-        (2, "M 15 0 L 15 65 C 15 105 82 105 85 50; M 85 0 L 88 100"),          # lower-case u
+        (3, "M 15 0 L 15 65 C 15 105 82 105 85 50; M 85 0 L 88 100", 0.7),          # lower-case u
         (1, "M 12 0 C 10 50 20 100 50 100 C 80 100 90 50 88 0"),
     ],
     "V": [
@@ -134,6 +143,7 @@ LETTER_STYLES: dict[str, list[tuple[float, str]]] = {
         (4, "M 5 0 L 27 100 L 50 30 L 73 100 L 95 0"),
         (2, "M 5 0 L 25 100 L 50 0 L 75 100 L 95 0"),
         (2, "M 5 0 C 8 120 45 110 50 40 C 55 110 92 120 95 0"),
+        (2, "M 5 30 C 5 110 45 105 50 50 C 55 105 95 110 95 30", 0.7),            # lower-case, rounded w
     ],
     "X": [
         (5, "M 10 0 L 90 100; M 90 0 L 10 100"),
@@ -143,6 +153,7 @@ LETTER_STYLES: dict[str, list[tuple[float, str]]] = {
         (4, "M 10 0 L 50 50 L 90 0; M 50 50 L 50 100"),
         (3, "M 10 0 L 50 50; M 90 0 L 30 100"),
         (1, "M 10 0 L 50 45 L 50 100; M 90 0 L 50 45"),
+        (1, "M 12 2 C 12 50 80 55 86 2; M 86 2 L 78 72 C 72 102 40 104 22 88"),  # cursive y
     ],
     "Z": [
         (5, "M 10 0 L 90 0 L 10 100 L 90 100"),
@@ -150,6 +161,10 @@ LETTER_STYLES: dict[str, list[tuple[float, str]]] = {
         (1, "M 10 5 C 40 -5 70 5 90 0 L 12 100 C 40 92 70 100 92 96"),
     ],
 }
+
+#: Letters whose lower-case form is their capital's shape, and the share of writers who draw them at
+#: lower-case size (real NIST Os, Cs and Ss run ~15% shorter than other capitals).
+SMALL_SHARE: dict[str, float] = {"O": 0.7, "C": 0.35, "S": 0.35, "U": 0.3, "V": 0.2, "W": 0.2, "X": 0.2, "Z": 0.2}
 
 #: Characters that may appear on generated pages but are not NIST36 classes.
 PUNCT_STYLES: dict[str, list[tuple[float, str]]] = {

@@ -21,7 +21,8 @@ PAGE_CHARS: str = CLASSES + "."
 _MAX_WIDTH = 3000
 # Milder than the 32x32 dataset: a page is one careful writer, not thousands of strangers.
 _PAGE_DISTORTION = Distortion(jitter=0.03, stroke_shift=0.015, slant_std=0.05, rotate_deg=3.0,
-                              aspect_std=0.1, elastic=0.025, break_prob=0.0)
+                              aspect_mean=0.0, aspect_std=0.1, aspect_narrow=1.5, elastic=0.025,
+                              break_prob=0.0)
 
 
 @dataclass

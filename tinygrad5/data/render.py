@@ -27,8 +27,9 @@ class Distortion:
     slant_mean: float = 0.15           # mean shear (positive leans right, like most writers)
     slant_std: float = 0.18
     rotate_deg: float = 8.0            # std of rotation in degrees
+    aspect_mean: float = 0.10          # mean log(width / height) stretch: NIST letters run ~10% wide
     aspect_std: float = 0.20           # std of log(width / height) stretch towards wide
-    aspect_narrow: float = 1.5         # aspect_std times this on the narrow side (squeezed > stretched)
+    aspect_narrow: float = 1.0         # aspect_std times this on the narrow side
     elastic: float = 0.045             # amplitude of the smooth displacement field
     pressure: float = 0.15             # relative pen-radius variation along a stroke
 
@@ -57,8 +58,8 @@ def deform(style: CompiledStyle, rng: np.random.Generator, dist: Distortion = DE
     ang = np.deg2rad(rng.normal(0.0, dist.rotate_deg))
     shear = rng.normal(dist.slant_mean, dist.slant_std)
     log_stretch = rng.normal(0.0, dist.aspect_std)
-    # A split normal: narrow characters spread further than wide ones (photos run ~15% narrower).
-    stretch = np.exp(log_stretch * (dist.aspect_narrow if log_stretch < 0 else 1.0))
+    # A split normal around the mean: the narrow side may spread further than the wide one.
+    stretch = np.exp(dist.aspect_mean + log_stretch * (dist.aspect_narrow if log_stretch < 0 else 1.0))
     ca, sa = np.cos(ang), np.sin(ang)
     # x' = stretch * (x - shear * y) then rotate; y grows downwards so -shear*y leans tops right.
     m = np.array([[ca, -sa], [sa, ca]]) @ np.array([[stretch, -shear * stretch], [0.0, 1.0]])

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 import numpy as np
@@ -34,6 +34,7 @@ class CompiledStyle:
     seg_on: np.ndarray      # (P-1,) bool: segment i joins points i and i+1 (False at pen lifts)
     stroke_first: np.ndarray  # (S,) index of each stroke's first point
     stroke_last: np.ndarray   # (S,) index of each stroke's last point
+    height: float = 1.0       # drawn height as a share of a capital's (lower-case shapes: ~0.7)
 
     def points(self, ctrl: np.ndarray | None = None) -> np.ndarray:
         """Return the (P, 2) polyline points for ``ctrl`` (the template controls by default)."""
@@ -186,6 +187,7 @@ def glyph_styles(char: str) -> tuple[tuple[CompiledStyle, ...], np.ndarray]:
     table = {**LETTER_STYLES, **DIGIT_STYLES, **PUNCT_STYLES}
     if char not in table:
         raise KeyError(f"no stroke skeleton for {char!r}; known characters: {''.join(sorted(table))}")
-    styles = tuple(compile_style(char, src) for _, src in table[char])
-    weights = np.array([w for w, _ in table[char]], dtype=np.float64)
+    # An entry is (weight, path) or (weight, path, height) for shapes written at lower-case size.
+    styles = tuple(replace(compile_style(char, e[1]), height=e[2] if len(e) > 2 else 1.0) for e in table[char])
+    weights = np.array([e[0] for e in table[char]], dtype=np.float64)
     return styles, weights / weights.sum()
