@@ -13,7 +13,7 @@ from .glyphs_letters import SMALL_SHARE
 from .strokes import glyph_styles
 
 #: Bump whenever the generator's output changes, so cached datasets are rebuilt.
-GENERATOR_VERSION: int = 3
+GENERATOR_VERSION: int = 4
 #: Samples per class of each split, as in the NIST36 files (10800 / 3600 / 1800 rows).
 SPLIT_SIZES: dict[str, int] = {"train": 300, "valid": 100, "test": 50}
 #: Share of samples drawn from typeset DejaVu fonts instead of pen strokes, for variety.
