@@ -26,7 +26,7 @@ import plots
 
 import tinygrad5 as tg
 
-AUGMENT = "medium"  # the default of --augment (training-time augmentation, common.AUGMENT_HELP)
+AUGMENT = "strong"  # the default of --augment (training-time augmentation, common.AUGMENT_HELP)
 
 
 def train(model: tg.nn.Module, optimizer: tg.optim.Optimizer, splits: dict, epochs: int, batch_size: int,

@@ -113,8 +113,8 @@ def test_augment_none_is_the_plain_loop_and_medium_changes_the_weights(tmp_path,
     assert tg.load(tmp_path / "medium" / "model.npz")["meta"]["augment"] == "medium"
 
 
-@pytest.mark.parametrize("script,default", [("mlp_nist36", "medium"), ("convnet_nist36", "medium"),
-                                            ("autoencoder_nist36", "none")])
+@pytest.mark.parametrize("script,default", [("mlp_nist36", "medium"), ("convnet_nist36", "strong"),
+                                            ("autoencoder_nist36", "light")])
 def test_help_explains_the_augmentation_and_its_default(script, default, capsys):
     module = __import__(script)
     with pytest.raises(SystemExit) as exc:
