@@ -26,6 +26,7 @@ from autoencoder_nist36 import psnr
 
 import tinygrad5 as tg
 from tinygrad5.data import CLASSES
+from tinygrad5.data.emnist import DatasetFileError, load_emnist, load_mnist
 from tinygrad5.data.labelled import LAYOUTS, LabelledFileError, load_labelled
 from tinygrad5.serialization import CheckpointError
 
@@ -131,13 +132,27 @@ def score_autoencoder(model: tg.nn.Module, meta: dict, x: np.ndarray, y: np.ndar
     return common.summary("evaluate", n=len(x), psnr=mean)
 
 
+def load_data(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray]:
+    """The labelled images --data names: a file, or EMNIST / MNIST from --data-dir (upright already)."""
+    if str(args.data) in ("emnist", "mnist"):
+        if args.data_dir is None:
+            raise EvaluateError(f"--data {args.data} needs --data-dir DIR (the folder holding its files)")
+        if str(args.data) == "mnist":
+            return load_mnist(args.data_dir, args.subset)
+        return load_emnist(args.data_dir, args.emnist_split, args.subset)
+    return load_labelled(args.data, args.layout)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Parse the flags, score the checkpoint, print the summary last; 2 on a file that does not fit."""
     p = argparse.ArgumentParser(prog="evaluate.py", description=__doc__.splitlines()[0])
     p.add_argument("checkpoint", type=Path, help="model.npz saved by an example (mlp, convnet, autoencoder)")
     p.add_argument("--data", type=Path, required=True,
                    help=".npz with x (N, 1024) and y, or a NIST .mat with {split}_data and {split}_labels "
-                        "(labels one-hot or indices)")
+                        "(labels one-hot or indices); or the word emnist or mnist with --data-dir")
+    p.add_argument("--data-dir", type=Path, default=None, help="with --data emnist|mnist: the folder of their files")
+    p.add_argument("--emnist-split", default="balanced", help="with --data emnist (default balanced)")
+    p.add_argument("--subset", choices=("train", "test"), default="test", help="with --data emnist|mnist")
     p.add_argument("--layout", choices=LAYOUTS, default="nist",
                    help="how each row stores its 32x32 image: nist = column-major, the NIST36 files' and the "
                         "homework's raw layout (default); upright = row-major")
@@ -152,8 +167,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         model, meta = load_checkpoint(args.checkpoint)
         try:
-            x, y = load_labelled(args.data, args.layout)
-        except LabelledFileError as exc:
+            x, y = load_data(args)
+        except (LabelledFileError, DatasetFileError, FileNotFoundError) as exc:
             raise EvaluateError(str(exc)) from None
         if len(y) == 0:
             raise EvaluateError(f"{args.data}: holds no images")

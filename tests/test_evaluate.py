@@ -273,3 +273,30 @@ def test_real_dev_set(tmp_path, capsys):
     code, out, err = _run([tmp_path / "mlp.npz", "--data", DEV], capsys)
     assert code == 0, err
     _check_line(out, 312, *_expected(logits, raw["y"]))
+
+
+# ----------------------------------------------------------------------------- EMNIST / MNIST files
+
+def test_scores_mnist_files_from_a_folder(tmp_path, capsys):
+    """--data mnist --data-dir reads the IDX files through load_mnist; the figures match a direct forward."""
+    from tests.test_data_emnist import write_idx
+    from tinygrad5.data import load_mnist
+
+    rng = np.random.default_rng(5)
+    write_idx(tmp_path / "t10k-images-idx3-ubyte", rng.integers(0, 256, (40, 28, 28)), gz=True)
+    write_idx(tmp_path / "t10k-labels-idx1-ubyte", rng.integers(0, 10, 40), gz=True)
+    sd = _mlp_checkpoint(tmp_path / "mlp.npz")
+    assert evaluate.main([str(tmp_path / "mlp.npz"), "--data", "mnist", "--data-dir", str(tmp_path)]) == 0
+    x, y = load_mnist(tmp_path, "test")
+    logits = _mlp_logits(sd, x.astype(np.float64))
+    n, acc, sub = CLASSIFIER_LINE.match(capsys.readouterr().out.strip().splitlines()[-1]).groups()
+    assert int(n) == 40 and float(acc) == pytest.approx((logits.argmax(1) == y).mean(), abs=6e-5)
+    assert float(sub) == pytest.approx((26 + logits[:, 26:].argmax(1) == y).mean(), abs=6e-5)
+
+
+def test_mnist_without_its_files_names_them(tmp_path, capsys):
+    _mlp_checkpoint(tmp_path / "mlp.npz")
+    assert evaluate.main([str(tmp_path / "mlp.npz"), "--data", "mnist", "--data-dir", str(tmp_path)]) == 2
+    assert "t10k-images-idx3-ubyte" in capsys.readouterr().err
+    assert evaluate.main([str(tmp_path / "mlp.npz"), "--data", "emnist"]) == 2
+    assert "--data emnist needs --data-dir" in capsys.readouterr().err
