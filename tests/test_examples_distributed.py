@@ -24,16 +24,7 @@ import distributed  # noqa: E402  (examples/distributed.py)
 
 import tinygrad5 as tg  # noqa: E402
 from tinygrad5.data import DataLoader  # noqa: E402
-from tinygrad5.distributed import find_mpiexec  # noqa: E402
-
-MPIEXEC = find_mpiexec()
-try:
-    import mpi4py  # noqa: F401
-    HAVE_MPI4PY = True
-except ImportError:
-    HAVE_MPI4PY = False
-needs_mpi = pytest.mark.skipif(not (HAVE_MPI4PY and MPIEXEC),
-                               reason="needs mpi4py and mpiexec (pip install mpi4py mpich)")
+from tests.test_distributed import MPIEXEC, needs_mpi  # noqa: E402
 SUMMARY = re.compile(r"^(\w+): epochs=\d+((?: \w+=[-\d.]+)+)$", re.M)
 
 
