@@ -215,3 +215,21 @@ def test_lower_case_shapes_are_drawn_smaller():
         return np.median(heights)
     assert any(s.height < 1 for s in glyph_styles("M")[0]) and all(s.height == 1 for s in glyph_styles("H")[0])
     assert ink_height("O") < ink_height("D") - 2
+
+
+def test_letters_match_nist_population_figures():
+    # Population figures of real NIST letters (shared/README.md, measured on half of the dev set):
+    # strokes 2.6-4.4 px wide (median 3.4), letters ~23 px tall and wide, ink slightly below 0 and
+    # paper slightly above 1 beside the edges.
+    from scipy import ndimage
+
+    rng = np.random.default_rng(1)
+    imgs = np.stack([synthetic.render_char(CLASSES[i % 26], rng, font_fraction=0.0) for i in range(260)])
+    ink = imgs < 0.5
+    perimeter = np.array([(m & ~ndimage.binary_erosion(m)).sum() for m in ink])
+    width = 2 * ink.sum(axis=(1, 2)) / np.maximum(perimeter, 1)
+    assert 2.9 < np.median(width) < 3.9
+    heights = np.array([np.ptp(np.flatnonzero(m.any(axis=1))) + 1 for m in ink])
+    widths = np.array([np.ptp(np.flatnonzero(m.any(axis=0))) + 1 for m in ink])
+    assert 21 < np.median(heights) < 27 and 19 < np.median(widths) < 26
+    assert np.median(imgs.min(axis=(1, 2))) < -0.03 and np.median(imgs.max(axis=(1, 2))) > 1.03
