@@ -48,7 +48,7 @@ def test_nist_polarity_and_centring(cache):
         rows, cols = np.nonzero(im < 0.5)
         spans.append(max(np.ptp(rows), np.ptp(cols)))
         assert abs((rows.min() + rows.max()) / 2 - 15.5) < 4 and abs((cols.min() + cols.max()) / 2 - 15.5) < 4
-    assert min(spans) >= 15 and 20 <= np.mean(spans) <= 29
+    assert min(spans) >= 12 and 20 <= np.mean(spans) <= 29   # lower-case shapes are smaller
 
 
 def test_same_seed_same_bytes_different_seed_differs():

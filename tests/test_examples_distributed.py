@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
 sys.path.insert(0, str(EXAMPLES))
 
+import convnet_nist36  # noqa: E402
 import distributed  # noqa: E402  (examples/distributed.py)
 
 import tinygrad5 as tg  # noqa: E402
@@ -159,12 +160,12 @@ def test_convnet_two_ranks_with_its_default_augmentation(tmp_path, env):
     # rounding, so even the numpy and numba backends end with weights 40% apart.
     res, dirs = _launch("convnet_nist36", [], tmp_path, env)
     assert res.returncode == 0, res.stdout + res.stderr
-    assert "augment medium; 2 ranks" in res.stdout
+    assert f"augment {convnet_nist36.AUGMENT}; 2 ranks" in res.stdout
     figures = _summary(res.stdout, "convnet")
     assert 0.0 <= figures["valid_acc"] <= 1.0
     _only_rank0_wrote(dirs, ["model.npz", "history.json", "curves.png", "confusion.png", "compare.png"])
     meta = tg.load(dirs[0] / "out" / "model.npz")["meta"]
-    assert meta["arch"] == "convnet" and meta["augment"] == "medium"
+    assert meta["arch"] == "convnet" and meta["augment"] == convnet_nist36.AUGMENT
 
 
 @needs_mpi
