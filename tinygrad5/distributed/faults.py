@@ -7,6 +7,8 @@ flushes, so the failing rank's traceback reaches the terminal; mpiexec then ends
 from __future__ import annotations
 
 import sys
+import time
+import traceback
 from types import TracebackType
 
 from . import process_group as _pg
@@ -17,9 +19,13 @@ def _abort_hook(exc_type: type[BaseException], exc: BaseException, tb: Traceback
     comm = _pg._state["comm"]
     rank = comm.Get_rank() if comm is not None else "?"
     try:
-        sys.stderr.write(f"[tinygrad5.distributed] rank {rank} raised an uncaught exception; "
-                         "aborting every rank\n")
-        prev(exc_type, exc, tb)
+        header = f"[tinygrad5.distributed] rank {rank} raised an uncaught exception; aborting every rank\n"
+        if prev is sys.__excepthook__:
+            # One write of the whole report: mpiexec forwards it in one piece before the abort.
+            sys.stderr.write(header + "".join(traceback.format_exception(exc_type, exc, tb)))
+        else:
+            sys.stderr.write(header)
+            prev(exc_type, exc, tb)
     finally:
         for stream in (sys.stdout, sys.stderr):
             try:
@@ -27,6 +33,8 @@ def _abort_hook(exc_type: type[BaseException], exc: BaseException, tb: Traceback
             except Exception:  # a closed stream must not stop the abort
                 pass
         if _pg._state["MPI"] is not None:
+            # mpiexec's output forwarding lags the process: without a pause, Abort cut the report short
+            time.sleep(0.5)
             _pg._state["MPI"].COMM_WORLD.Abort(1)
 
 
