@@ -325,3 +325,18 @@ def test_clone_copies_and_keeps_the_graph():
     assert c.data is not x.data and c.requires_grad
     (c * 3).sum().backward()
     assert x.grad.tolist() == [3.0, 3.0]
+
+
+def test_in_place_updates_of_a_reduction_result():
+    s = (tg.ones(3) * 2).sum()   # a reduction leaves a 0-d result
+    s += 1
+    assert s.item() == 7.0
+    assert s.zero_().item() == 0.0 and s.fill_(2.5).item() == 2.5 and s.clamp_(max=1.0).item() == 1.0
+
+
+def test_to_takes_a_dtype_name_and_size_refuses_dims_of_a_0d_tensor():
+    assert tg.ones(2).to("float64").dtype == tg.float64 and tg.ones(2).to("cpu").dtype == tg.float32
+    with pytest.raises(RuntimeError, match="available: cpu"):
+        tg.ones(2).to("cuda")
+    with pytest.raises(IndexError, match=r"dim 0 is out of range for shape \(\)"):
+        tg.tensor(1.0).size(0)

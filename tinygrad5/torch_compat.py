@@ -28,9 +28,9 @@ def size(self: Tensor, dim: int | None = None) -> Any:
     if dim is None:
         return self.data.shape
     nd = self.data.ndim
-    if not -max(nd, 1) <= dim < max(nd, 1):
+    if not -nd <= dim < nd:
         raise IndexError(f"size(): dim {dim} is out of range for shape {self.data.shape}")
-    return self.data.shape[dim] if nd else 1
+    return self.data.shape[dim]
 
 
 def numel(self: Tensor) -> int:
@@ -50,8 +50,14 @@ def to(self: Tensor, *args: Any, dtype: Any = None, device: Any = None, non_bloc
     for a in args:
         if isinstance(a, Tensor):
             dtype, device = a.dtype, CPU
-        elif isinstance(a, (str, _device_cls)):
+        elif isinstance(a, _device_cls):
             device = a
+        elif isinstance(a, str):  # "cpu", "cuda:0" ... or a dtype's name ("float64")
+            try:
+                _device_cls(a)
+                device = a
+            except RuntimeError:
+                dtype = a
         elif isinstance(a, bool) or a is None:  # torch's positional non_blocking/copy
             continue
         else:
@@ -162,6 +168,13 @@ def t(self: Tensor) -> Tensor:
 
 
 # ---- in-place updates ----------------------------------------------------------------------------
+def _array(self: Tensor) -> np.ndarray:
+    """self.data as an array that can be written in place (a reduction leaves a numpy scalar)."""
+    if not isinstance(self.data, np.ndarray):
+        self.data = np.asarray(self.data)
+    return self.data
+
+
 def _writable(self: Tensor, what: str) -> None:
     if self.requires_grad and is_grad_enabled():
         kind = "a leaf tensor" if self._ctx is None else "a tensor"
@@ -182,7 +195,7 @@ def _inplace(ufunc: np.ufunc, name: str, op: Any = None) -> Any:
                                "use the out-of-place form")
         val = other.data if isinstance(other, Tensor) else other
         try:
-            ufunc(self.data, val, out=self.data, casting="same_kind")
+            ufunc(_array(self), val, out=self.data, casting="same_kind")
         except (TypeError, ValueError) as e:  # dtype cast or broadcast onto a smaller shape
             raise RuntimeError(f"{name}: cannot write the result into a {self.data.dtype} tensor of shape "
                                f"{self.data.shape}: {e}") from None
@@ -196,7 +209,7 @@ def clamp_(self: Tensor, min: Any = None, max: Any = None) -> Tensor:  # noqa: A
     _writable(self, "clamp_")
     if min is None and max is None:
         raise ValueError("clamp_ needs min or max")
-    np.clip(self.data, min, max, out=self.data)
+    np.clip(_array(self), min, max, out=self.data)
     return self
 
 
@@ -210,21 +223,21 @@ def clamp(self: Tensor, min: Any = None, max: Any = None) -> Tensor:  # noqa: A0
 def zero_(self: Tensor) -> Tensor:
     """Set every element to 0 in place."""
     _writable(self, "zero_")
-    self.data[...] = 0
+    _array(self)[...] = 0
     return self
 
 
 def fill_(self: Tensor, value: Any) -> Tensor:
     """Set every element to value in place."""
     _writable(self, "fill_")
-    self.data[...] = value.data if isinstance(value, Tensor) else value
+    _array(self)[...] = value.data if isinstance(value, Tensor) else value
     return self
 
 
 def copy_(self: Tensor, src: Any) -> Tensor:
     """Copy src's values into self in place (broadcast to self's shape)."""
     _writable(self, "copy_")
-    self.data[...] = src.data if isinstance(src, Tensor) else np.asarray(src)
+    _array(self)[...] = src.data if isinstance(src, Tensor) else np.asarray(src)
     return self
 
 
