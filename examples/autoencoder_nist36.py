@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> None:
             # the overshoot of NIST's resampled edges, and PSNR is measured on [0, 1]
             loss = tg.mse_loss(model(xb), xb.clip(0.0, 1.0), reduction="sum")
             opt.zero_grad()
-            (loss * grad_scale).backward()
+            (loss if grad_scale == 1 else loss * grad_scale).backward()
             opt.step()
             total += loss.item()
             seen += len(xb)

@@ -2,7 +2,7 @@
 
     python examples/convnet_nist36.py            # 30 epochs, batch 32, SGD lr 1e-2 momentum 0.9
     python examples/convnet_nist36.py --optimizer adam --lr 1e-3
-    python examples/convnet_nist36.py --augment none      # the data as they are (default: medium)
+    python examples/convnet_nist36.py --augment none      # the data as they are (default: strong)
     mpiexec -n 2 python examples/convnet_nist36.py --distributed   # data-parallel, the same global batch of 32
 
 Writes curves.png, confusion.png, compare.png (its validation accuracy beside the MLP's, read from
@@ -63,7 +63,8 @@ def mlp_valid_curve(args) -> list[float]:
     path = args.mlp_history
     if path.exists() and not args.quick:
         return json.loads(path.read_text())["valid_acc"]
-    mlp_args = argparse.Namespace(**{**vars(args), "batch_size": 32})  # the MLP's own batch, this run's rest
+    # the MLP's own batch and augmentation, this run's rest
+    mlp_args = argparse.Namespace(**{**vars(args), "batch_size": 32, "augment": mlp_nist36.AUGMENT})
     return mlp_nist36.run(mlp_args, 3e-3, progress=not args.no_progress, label="mlp (for compare)")[1]["valid_acc"]
 
 

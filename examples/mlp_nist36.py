@@ -44,7 +44,7 @@ def train(model: tg.nn.Module, optimizer: tg.optim.Optimizer, splits: dict, epoc
             logits = model(xb)
             loss = tg.cross_entropy(logits, yb, reduction="sum")
             optimizer.zero_grad()
-            (loss * grad_scale).backward()
+            (loss if grad_scale == 1 else loss * grad_scale).backward()
             optimizer.step()
             loss_sum += loss.item()
             correct += int((logits.data.argmax(axis=1) == yb.data).sum())
