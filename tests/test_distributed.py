@@ -3,6 +3,7 @@ tmp_path, compared with one process; the sampler's shards; faults; the post-accu
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -184,7 +185,10 @@ def test_mismatched_models_are_refused_on_every_rank_and_collectives_work(tmp_pa
         assert not dist.is_initialized()
     """, timeout=60)
     for rank in (0, 1):
-        line = next(s for s in res.stdout.splitlines() if s.startswith(f"rank {rank} refused"))
+        # mpiexec may interleave the two ranks' lines, so each message is found by its ends
+        found = re.search(rf"rank {rank} refused: (.*?)every rank\.", res.stdout, re.S)
+        assert found, res.stdout + res.stderr
+        line = found.group(1)
         assert "'0.weight'" in line and "(5, 8)" in line and "(4, 8)" in line
 
 
