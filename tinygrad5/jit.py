@@ -28,7 +28,6 @@ counters) happen only in the eager calls.
 from __future__ import annotations
 
 import functools
-import sys
 import warnings
 from typing import Any, Callable
 
@@ -36,10 +35,9 @@ import numpy as np
 
 from .backend import get_backend
 from .jit_tape import Recorder, last_uses, recording
-from .tensor import Tensor
+from .tensor import Tensor, is_grad_enabled
 from .threads import get_num_threads
 
-_t = sys.modules[Tensor.__module__]  # the engine's module (the package's name `tensor` is a factory)
 
 
 class JitWarning(UserWarning):
@@ -121,7 +119,7 @@ def _build(spec: Any, env: list) -> Any:
 
 
 def _mode() -> tuple[str, int, bool]:
-    return get_backend(), get_num_threads(), _t._grad_enabled
+    return get_backend(), get_num_threads(), is_grad_enabled()
 
 
 class _Capture:

@@ -271,7 +271,7 @@ class Module:
     def _cast(self, dt: np.dtype) -> Module:
         for t in list(self.parameters()) + list(self.buffers()):
             if t.data.dtype.kind == "f" and t.data.dtype != dt:
-                t.data = np.array(t.data, dtype=dt, order=_order(t.data))  # column-major stays so (nn.Linear)
+                t.data = t.data.astype(dt)  # astype keeps the memory order: column-major stays so (nn.Linear)
                 if t.grad is not None:
                     t.grad = Tensor._make(t.grad.data.astype(dt))
         return self
@@ -336,10 +336,6 @@ class Module:
             lines.append(f"  ({k}): {body}")
         head = f"{type(self).__name__}({self.extra_repr()}"
         return head + ("\n" + "\n".join(lines) + "\n)" if lines else ")")
-
-
-def _order(a: np.ndarray) -> str:
-    return "F" if a.flags.f_contiguous and not a.flags.c_contiguous else "C"
 
 
 @contextlib.contextmanager
