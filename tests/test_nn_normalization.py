@@ -5,6 +5,8 @@ import pytest
 import tinygrad5 as tg
 from tinygrad5 import nn
 
+from .torch_oracle import forward_backward_like_torch
+
 torch = pytest.importorskip("torch")
 pytestmark = pytest.mark.torch
 
@@ -30,13 +32,7 @@ def test_batchnorm_matches_torch_in_train_and_eval(cls_name, shape, kw):
     rng = np.random.default_rng(0)
     for step in range(4):
         x = (rng.normal(size=shape) * (1 + step) + step).astype(np.float32)
-        g = rng.normal(size=shape).astype(np.float32)
-        xo, xt = tg.Tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
-        yo, yt = ours(xo), theirs(xt)
-        np.testing.assert_allclose(yo.data, yt.detach().numpy(), rtol=1e-4, atol=1e-5)
-        yo.backward(g)
-        yt.backward(torch.from_numpy(g))
-        np.testing.assert_allclose(xo.grad.data, xt.grad.numpy(), rtol=1e-4, atol=1e-5)
+        forward_backward_like_torch(ours, theirs, x, rng, rtol=1e-4, atol=1e-5)
         if ours.affine:
             np.testing.assert_allclose(ours.weight.grad.data, theirs.weight.grad.numpy(), rtol=1e-4, atol=1e-5)
             np.testing.assert_allclose(ours.bias.grad.data, theirs.bias.grad.numpy(), rtol=1e-4, atol=1e-5)

@@ -8,6 +8,8 @@ import tinygrad5 as tg
 from tinygrad5 import nn
 from tinygrad5.nn import functional as F
 
+from .torch_oracle import forward_backward_like_torch
+
 torch = pytest.importorskip("torch")
 pytestmark = pytest.mark.torch
 
@@ -20,15 +22,9 @@ CASES = [(k, s, p, ceil, inc, div) for (k, s, p), ceil, inc, div in itertools.pr
 def test_avg_pool2d_matches_torch_values_and_gradients(k, s, p, ceil, inc, div):
     rng = np.random.default_rng(0)
     x = rng.normal(size=(2, 3, 7, 8))
-    xo, xt = tg.Tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
-    yo = F.avg_pool2d(xo, k, s, p, ceil, inc, div)
-    yt = torch.nn.functional.avg_pool2d(xt, k, s, p, ceil, inc, div)
-    assert yo.shape == tuple(yt.shape)
-    np.testing.assert_allclose(yo.data, yt.detach().numpy(), rtol=1e-12, atol=1e-12)
-    g = rng.normal(size=yo.shape)
-    yo.backward(g)
-    yt.backward(torch.from_numpy(g))
-    np.testing.assert_allclose(xo.grad.data, xt.grad.numpy(), rtol=1e-12, atol=1e-12)
+    forward_backward_like_torch(lambda xo: F.avg_pool2d(xo, k, s, p, ceil, inc, div),
+                                lambda xt: torch.nn.functional.avg_pool2d(xt, k, s, p, ceil, inc, div),
+                                x, rng, rtol=1e-12, atol=1e-12)
 
 
 def test_avg_pool2d_module_three_dim_input_float32_and_errors():
