@@ -54,15 +54,23 @@ def main(argv: list[str] | None = None) -> None:
                                 transform=common.augmentation(args.augment))
     grad_scale = distributed.loss_scale("sum")  # 1, or the world size: DDP averages, a summed loss adds up
     losses, secs = [], []
+
+    def train_step(xb: tg.Tensor) -> tg.Tensor:
+        # the homework's summed squared error, against the image clipped to [0, 1]: a sigmoid cannot reach
+        # the overshoot of NIST's resampled edges, and PSNR is measured on [0, 1]
+        loss = tg.mse_loss(model(xb), xb.clip(0.0, 1.0), reduction="sum")
+        opt.zero_grad()
+        (loss if grad_scale == 1 else loss * grad_scale).backward()
+        opt.step()
+        return loss
+    # tinygrad5.jit replays the captured step with the same numbers; two captures: the full batches and an
+    # epoch's last, smaller one. DDP's gradient hooks are not captured: eager under --distributed.
+    use_jit = not args.no_jit and distributed.rank_and_world()[1] == 1
+    step = tg.jit(train_step, captures=2) if use_jit else train_step
     for _ in tqdm(range(args.epochs), desc="autoencoder", disable=args.no_progress, leave=False):
         start, total, seen = time.perf_counter(), 0.0, 0
         for (xb,) in loader:
-            # the homework's summed squared error, against the image clipped to [0, 1]: a sigmoid cannot reach
-            # the overshoot of NIST's resampled edges, and PSNR is measured on [0, 1]
-            loss = tg.mse_loss(model(xb), xb.clip(0.0, 1.0), reduction="sum")
-            opt.zero_grad()
-            (loss if grad_scale == 1 else loss * grad_scale).backward()
-            opt.step()
+            loss = step(xb)
             total += loss.item()
             seen += len(xb)
         sched.step()

@@ -53,6 +53,9 @@ def parse_args(name: str, description: str, epochs: int, batch_size: int, lr: fl
                    help="which EMNIST split with --data emnist (lower-case classes are left out)")
     p.add_argument("--quick", action="store_true", help="a few epochs on a small subset (smoke test)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--no-jit", action="store_true",
+                   help="run every training step eagerly (default: tinygrad5.jit replays the captured step; "
+                        "the same numbers)")
     p.add_argument("--augment", choices=AUGMENT_CHOICES, default=augment,
                    help=f"{AUGMENT_HELP}{augment_note} (default: {augment})")
     distributed.add_flag(p)

@@ -31,26 +31,34 @@ AUGMENT = "strong"  # the default of --augment (training-time augmentation, comm
 
 def train(model: tg.nn.Module, optimizer: tg.optim.Optimizer, splits: dict, epochs: int, batch_size: int,
           seed: int, shape: tuple[int, ...] = models.INPUT_SHAPES["convnet"], augment: str = "none",
-          progress: bool = True, label: str = "convnet") -> dict[str, list[float]]:
+          progress: bool = True, label: str = "convnet", jit: bool = True) -> dict[str, list[float]]:
     """Per epoch a fresh random partition into batches, one optimizer step on each batch's mean loss.
 
     The mean, unlike the MLP's summed loss, keeps the rate independent of the batch size. Rows are
     reshaped to `shape` (any classifier of models.py trains here). Under --distributed each rank takes
     its share of every batch. Returns per-epoch train/valid loss and accuracy, and seconds per epoch.
+    `jit`: replay the captured step.
     """
     x, y = splits["train"]
     loader = distributed.loader(x.reshape((len(x),) + shape[1:]), y, batch_size=batch_size, seed=seed,
                                 transform=common.augmentation(augment))
     hist = common.new_history()
     bar = common.epochs(epochs, label, progress)
+
+    def train_step(xb: tg.Tensor, yb: tg.Tensor) -> tuple[tg.Tensor, tg.Tensor]:
+        logits = model(xb)
+        loss = tg.cross_entropy(logits, yb, reduction="mean")  # DDP's average over ranks keeps it the mean
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        return loss, logits
+    # tinygrad5.jit replays the captured step with the same numbers; two captures: the full batches and an
+    # epoch's last, smaller one. DDP's gradient hooks are not captured: eager under --distributed.
+    step = tg.jit(train_step, captures=2) if jit and distributed.rank_and_world()[1] == 1 else train_step
     for _ in bar:
         start, loss_sum, correct, seen = time.perf_counter(), 0.0, 0, 0
         for xb, yb in loader:
-            logits = model(xb)
-            loss = tg.cross_entropy(logits, yb, reduction="mean")  # DDP's average over ranks keeps it the mean
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
+            loss, logits = step(xb, yb)
             loss_sum += loss.item() * len(yb)
             correct += int((logits.data.argmax(axis=1) == yb.data).sum())
             seen += len(yb)
@@ -86,7 +94,7 @@ def main(argv: list[str] | None = None) -> None:
     else:
         opt = tg.optim.SGD(model.parameters(), lr=args.lr, momentum=args.momentum)
     hist = train(model, opt, args.splits, args.epochs, args.batch_size, args.seed, shape, args.augment,
-                 progress=not args.no_progress)
+                 progress=not args.no_progress, jit=not args.no_jit)
     mlp_curve = mlp_valid_curve(args)  # before rank 0 goes its own way: every rank trains
     if not distributed.is_main():
         return  # rank 0 alone logs, plots and saves

@@ -27,25 +27,33 @@ AUGMENT = "medium"  # the default of --augment (training-time augmentation, comm
 
 
 def train(model: tg.nn.Module, optimizer: tg.optim.Optimizer, splits: dict, epochs: int, batch_size: int,
-          seed: int, augment: str = "none", progress: bool = True, label: str = "mlp") -> dict[str, list[float]]:
+          seed: int, augment: str = "none", progress: bool = True, label: str = "mlp",
+          jit: bool = True) -> dict[str, list[float]]:
     """The homework's loop: per epoch a fresh random partition into batches, SGD on each batch's summed loss.
 
     Under --distributed each rank takes its share of every batch of `batch_size`. Returns per-epoch
-    train/valid loss (per sample) and accuracy, and seconds per epoch.
+    train/valid loss (per sample) and accuracy, and seconds per epoch. `jit`: replay the captured step.
     """
     x, y = splits["train"]
     loader = distributed.loader(x, y, batch_size=batch_size, seed=seed, transform=common.augmentation(augment))
     grad_scale = distributed.loss_scale("sum")  # 1, or the world size: DDP averages, a summed loss adds up
     hist = common.new_history()
     bar = common.epochs(epochs, label, progress)
+
+    def train_step(xb: tg.Tensor, yb: tg.Tensor) -> tuple[tg.Tensor, tg.Tensor]:
+        logits = model(xb)
+        loss = tg.cross_entropy(logits, yb, reduction="sum")
+        optimizer.zero_grad()
+        (loss if grad_scale == 1 else loss * grad_scale).backward()
+        optimizer.step()
+        return loss, logits
+    # tinygrad5.jit replays the captured step with the same numbers; two captures: the full batches and an
+    # epoch's last, smaller one. DDP's gradient hooks are not captured: eager under --distributed.
+    step = tg.jit(train_step, captures=2) if jit and distributed.rank_and_world()[1] == 1 else train_step
     for _ in bar:
         start, loss_sum, correct, seen = time.perf_counter(), 0.0, 0, 0
         for xb, yb in loader:
-            logits = model(xb)
-            loss = tg.cross_entropy(logits, yb, reduction="sum")
-            optimizer.zero_grad()
-            (loss if grad_scale == 1 else loss * grad_scale).backward()
-            optimizer.step()
+            loss, logits = step(xb, yb)
             loss_sum += loss.item()
             correct += int((logits.data.argmax(axis=1) == yb.data).sum())
             seen += len(yb)
@@ -61,7 +69,7 @@ def run(args, lr: float, progress: bool = True, label: str = "mlp") -> tuple[tg.
     w0 = distributed.unwrap(model)[0].weight.data.copy()
     opt = tg.optim.SGD(model.parameters(), lr=lr)
     hist = train(model, opt, args.splits, args.epochs, args.batch_size, args.seed, args.augment, progress,
-                 label=f"{label} lr={lr:g}")
+                 label=f"{label} lr={lr:g}", jit=not args.no_jit)
     return distributed.unwrap(model), hist, w0
 
 

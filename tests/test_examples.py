@@ -124,3 +124,31 @@ def test_help_explains_the_augmentation_and_its_default(script, default, capsys)
     assert "--augment {none,light,medium,strong}" in text
     assert "default_augmentation" in text and "elastic warp" in text and f"(default: {default})" in text
     assert module.AUGMENT == default
+
+
+def test_captured_training_step_gives_the_numbers_of_no_jit(monkeypatch):
+    import warnings
+
+    import mlp_nist36
+    import models
+    import tinygrad5 as tg
+    rng = np.random.default_rng(0)
+    splits = {"train": (rng.random((200, 1024), dtype=np.float32), rng.integers(0, 36, 200)),
+              "valid": (rng.random((40, 1024), dtype=np.float32), rng.integers(0, 36, 40))}
+    made, jit = [], tg.jit
+    monkeypatch.setattr(tg, "jit", lambda fn, **kw: made.append(jit(fn, **kw)) or made[-1])
+    runs = []
+    for use_jit in (True, False):
+        tg.manual_seed(0)
+        model = models.mlp()
+        opt = tg.optim.SGD(model.parameters(), lr=3e-3, momentum=0.9)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", tg.JitWarning)  # the last, smaller batch has its own capture
+            hist = mlp_nist36.train(model, opt, splits, 3, 32, 0, progress=False, jit=use_jit)
+        runs.append((hist, [p.data.copy() for p in model.parameters()]))
+    (h_jit, p_jit), (h_eager, p_eager) = runs
+    assert len(made) == 1 and made[0].replays == 3 * 7 - 4  # 7 batches an epoch; two recordings per shape
+    for k in ("train_loss", "train_acc", "valid_loss", "valid_acc"):
+        assert h_jit[k] == h_eager[k], k
+    for a, b in zip(p_jit, p_eager):
+        np.testing.assert_array_equal(a, b)

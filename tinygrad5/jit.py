@@ -34,7 +34,8 @@ from typing import Any, Callable
 import numpy as np
 
 from .backend import get_backend
-from .jit_tape import Recorder, last_uses, recording
+from .jit_tape import Recorder
+from .jit_watch import recording
 from .tensor import Tensor, is_grad_enabled
 from .threads import get_num_threads
 
@@ -44,9 +45,14 @@ class JitWarning(UserWarning):
     """A captured step ran eagerly instead of replaying (the message says why)."""
 
 
-def jit(fn: Callable[..., Any]) -> Jit:
-    """Wrap a training step so that calls after the first two replay its recorded array work."""
-    return Jit(fn)
+def jit(fn: Callable[..., Any], captures: int = 1) -> Jit:
+    """Wrap a training step so that calls after the first two replay its recorded array work.
+
+    `captures`: how many argument shapes get a capture of their own (e.g. 2 for a loader whose
+    last batch is smaller); calls with further shapes run eagerly and warn once."""
+    if not isinstance(captures, int) or captures < 1:
+        raise ValueError(f"jit: captures must be an int >= 1, got {captures!r}")
+    return Jit(fn, captures)
 
 
 def _flatten(obj: Any, flat: list, key: list) -> None:
@@ -98,24 +104,17 @@ def _spec_sig(spec: Any) -> Any:
     return (kind.__name__, tuple(_spec_sig(x) for x in body))
 
 
-def _spec_slots(spec: Any) -> list[int]:
+def _build(spec: Any, arrays: list, model: set[int]) -> Any:
+    """The return value: each tensor a copy of its static buffer (a caller holding last step's loss
+    keeps its value), a parameter's array itself."""
     kind, body = spec
     if kind == "T":
-        return [body]
-    if kind == "value":
-        return []
-    return [s for x in (body.values() if kind == "dict" else body) for s in _spec_slots(x)]
-
-
-def _build(spec: Any, env: list) -> Any:
-    kind, body = spec
-    if kind == "T":
-        return Tensor._make(env[body])
+        return Tensor._make(arrays[body] if body in model else arrays[body].copy())
     if kind == "value":
         return body
     if kind == "dict":
-        return {k: _build(v, env) for k, v in body.items()}
-    return kind(_build(x, env) for x in body)
+        return {k: _build(v, arrays, model) for k, v in body.items()}
+    return kind(_build(x, arrays, model) for x in body)
 
 
 def _mode() -> tuple[str, int, bool]:
@@ -127,19 +126,15 @@ class _Capture:
 
     def __init__(self, rec: Recorder, key: tuple, mode: tuple, spec: Any) -> None:
         self.key, self.mode, self.spec = key, mode, spec
-        self.template = rec.template
-        keep = {i for i, v in enumerate(rec.template) if v is not None} | set(_spec_slots(spec))
-        self.tape = list(zip(rec.tape, last_uses(rec.uses, keep)))
-        self.n_inputs = rec.n_inputs
+        self.arrays, self.model_slots = rec.arrays, rec.model_slots
+        self.tape = rec.tape
+        self.inputs = rec.inputs
         self.model = rec.model
         self.modules = [(m, m.training) for m in rec.modules.values()]
 
-    def mismatch(self, key: tuple, mode: tuple) -> tuple[str, str] | None:
-        """(reason, message) when a replay could differ from eager for this call, else None."""
-        if key != self.key:
-            diff = next((f"{a} instead of the captured {b}" for a, b in zip(key, self.key) if a != b),
-                        f"{len(key)} argument parts instead of {len(self.key)}")
-            return "shapes", f"new argument shapes, dtypes or values ({diff})"
+    def mismatch(self, mode: tuple) -> tuple[str, str] | None:
+        """(reason, message) when a replay of a call with this capture's key could differ from
+        eager, else None."""
         if mode != self.mode:
             (b0, n0, g0), (b1, n1, g1) = self.mode, mode
             if b0 != b1:
@@ -159,25 +154,29 @@ class _Capture:
 
     def replay(self, flat: list) -> Any:
         """Run the tape on this call's arrays; returns the rebuilt return value."""
-        env = self.template.copy()
-        for i, x in enumerate(flat):
-            env[i] = x.data if isinstance(x, Tensor) else x
-        for run, drop in self.tape:
-            run(env, flat)
-            for s in drop:
-                env[s] = None
-        return _build(self.spec, env)
+        for buf, x in zip(self.inputs, flat):
+            np.copyto(buf, x.data if isinstance(x, Tensor) else x)
+        for run in self.tape:
+            run(flat)
+        return _build(self.spec, self.arrays, self.model_slots)
+
+
+def _new_shapes(key: tuple, captured: tuple) -> tuple[str, str]:
+    diff = next((f"{a} instead of the captured {b}" for a, b in zip(key, captured) if a != b),
+                f"{len(key)} argument parts instead of {len(captured)}")
+    return "shapes", f"new argument shapes, dtypes or values ({diff})"
 
 
 class Jit:
     """A captured step (see the module docstring); `replays` counts the calls that replayed."""
 
-    def __init__(self, fn: Callable[..., Any]) -> None:
+    def __init__(self, fn: Callable[..., Any], captures: int = 1) -> None:
         functools.update_wrapper(self, fn)
         self.fn = fn
         self.replays = 0
-        self._capture: _Capture | None = None
-        self._first: tuple[tuple, tuple, Recorder, Any] | None = None
+        self.captures = captures
+        self._captures: dict[tuple, _Capture] = {}
+        self._first: dict[tuple, tuple[tuple, Recorder, Any]] = {}  # per key: (mode, recording, spec)
         self._given_up = False
         self._warned: set[str] = set()
 
@@ -193,44 +192,90 @@ class Jit:
         _flatten(args, flat, parts)
         _flatten(kwargs, flat, parts)
         key, mode = tuple(parts), _mode()
-        cap = self._capture
+        cap = self._captures.get(key)
         if cap is not None:
-            why = cap.mismatch(key, mode)
+            why = cap.mismatch(mode)
             if why is None:
                 self.replays += 1
                 return cap.replay(flat)
             self._warn(*why)
             if why[0] != "params":
                 return self.fn(*args, **kwargs)
-            self._capture = None  # the model changed for good: record it again
+            self._captures.clear()  # the model changed for good: record it again
+        elif len(self._captures) >= self.captures:
+            self._warn(*_new_shapes(key, next(iter(self._captures))))
+            return self.fn(*args, **kwargs)
         if self._given_up:
             return self.fn(*args, **kwargs)
         return self._record(args, kwargs, flat, key, mode)
 
     def _record(self, args: tuple, kwargs: dict, flat: list, key: tuple, mode: tuple) -> Any:
-        rec = Recorder([x.data if isinstance(x, Tensor) else x for x in flat])
+        # the recording reads copies of the inputs: the replay's input buffers, refilled each call
+        bufs = [np.array(x.data if isinstance(x, Tensor) else x, order="K") for x in flat]
+        swap = {id(x): b for x, b in zip(flat, bufs) if isinstance(x, np.ndarray)}
+        given = [(x, x.data) for x in flat if isinstance(x, Tensor)]
+        for x, b in zip(flat, bufs):
+            if isinstance(x, Tensor):
+                x.data = b  # for this call only (restored below)
+        rec = Recorder(bufs)
         try:
             with recording(rec):
-                out = self.fn(*args, **kwargs)
+                out = self.fn(*_swapped(args, swap), **_swapped(kwargs, swap))
         except BaseException:
-            self._first = None
+            self._first.pop(key, None)
             raise
+        finally:
+            for x, d in given:
+                x.data = d
+            rec.finish()
         spec = _out_spec(out, rec)
+        _own_outputs(out, rec)
         if rec.problem is not None:
-            self._given_up, self._first = True, None
+            self._given_up = True
+            self._first.clear()
             self._warn(*rec.problem)
             return out
-        first, self._first = self._first, (key, mode, rec, spec)
-        if first is None or first[0] != key or first[1] != mode:
+        first = self._first.pop(key, None)
+        if first is None or first[0] != mode:
+            while len(self._first) >= self.captures - len(self._captures):
+                self._first.pop(next(iter(self._first)))  # the oldest pending shape makes room
+            self._first[key] = (mode, rec, spec)
             return out  # the first recording: the next call with these arguments confirms it
-        why = _differ(first[2], first[3], rec, spec)
+        why = _differ(first[1], first[2], rec, spec)
         if why is not None:
-            self._given_up, self._first = True, None
+            self._given_up = True
+            self._first.clear()
             self._warn("changed", why)
             return out
-        self._first = None
-        self._capture = _Capture(rec, key, mode, spec)
+        self._captures[key] = _Capture(rec, key, mode, spec)
         return out
+
+
+def _swapped(obj: Any, swap: dict[int, np.ndarray]) -> Any:
+    """obj with the arrays in swap replaced (inside plain tuples, lists and dicts)."""
+    if not swap:
+        return obj
+    if isinstance(obj, np.ndarray):
+        return swap.get(id(obj), obj)
+    if type(obj) in (tuple, list):
+        return type(obj)(_swapped(x, swap) for x in obj)
+    if type(obj) is dict:
+        return {k: _swapped(v, swap) for k, v in obj.items()}
+    return obj
+
+
+def _own_outputs(obj: Any, rec: Recorder) -> None:
+    """Give the returned tensors copies of the static buffers they hold, which replays overwrite."""
+    if isinstance(obj, Tensor):
+        s = rec.slot_of.get(id(obj.data))
+        if s is not None and s not in rec.model_slots:
+            obj.data = obj.data.copy()
+    elif isinstance(obj, (tuple, list)):
+        for x in obj:
+            _own_outputs(x, rec)
+    elif isinstance(obj, dict):
+        for x in obj.values():
+            _own_outputs(x, rec)
 
 
 def _differ(r1: Recorder, s1: Any, r2: Recorder, s2: Any) -> str | None:

@@ -1,45 +1,37 @@
 """The recorder behind tinygrad5.jit: runs one call of a step eagerly and writes down its array work.
 
 Every array a step computes comes from one of three places, and the recorder sits at each, in one
-spot: `Function.apply` (every op's forward: the backend calls and the elementwise numpy alike run
-inside a Function), the engine's `Tensor.backward` (each node's backward, the broadcast reductions,
-the sums of gradients, handing gradients to the leaves) and the optimizer's `step`/`zero_grad`.
-The tape is a list of small closures over a flat list of arrays (`env`): inputs, the model's arrays,
-constants, and each op's output, by position. Replaying it runs the same Function bodies on new
-arrays (so the bits are eager's) without Tensors, graph links, argument checks or the engine.
+spot: `Function.apply` (every op's forward), the engine's `Tensor.backward` (each node's backward,
+the broadcast reductions, the sums of gradients, handing gradients to the leaves) and the
+optimizer's `step`/`zero_grad` (jit_watch.py routes them here).
 
-While a call records, a few Tensor methods are watched (patched, then restored) because their
-effects would not replay: reading values (`.item()`, `.data` from user code, `bool()`, printing),
-in-place writes and `.grad` assignments outside the optimizer, and a scheduler stepping inside.
-Any of them marks the recording unusable, with a reason the caller turns into a warning.
+Static buffers: the arrays of the confirming recording are the replay's arrays. A replay first
+copies the call's inputs into the recording's input buffers; from then on every array the recording
+saw (and every view of one: `x.T`, reshapes, an op's saved arrays) holds this step's values as soon
+as the entry that makes it has run. So the tape is a list of closures without arguments to resolve:
+  - kernel-level entries (jit_calls.py): an op's backend calls, run again on the same arrays, each
+    fresh result copied into the array the recording got (`out=` results are written in place);
+  - Function-level entries, for ops whose body does array work of its own (numpy arithmetic, random
+    draws): the op's forward (or backward) runs on the static arrays and its result is copied into
+    place; its backward runs on the context that forward made, or on the recorded one when the
+    forward was kernel-level (its saved arrays are static too);
+  - the engine's own numpy work (broadcast sums, casts, gradient sums), into fixed arrays;
+  - handing gradients to the leaves (the engine's function) and the optimizer's calls, as calls.
 """
 from __future__ import annotations
 
+import heapq
 import sys
 from typing import Any, Callable
 
 import numpy as np
 
+from .jit_calls import BackendProxy, copies_into, kernel_entry, plan, root
 from .nn.module import Module
-from .optim.lr_scheduler import LRScheduler
-from .optim.optimizer import Optimizer
 from .tensor import Tensor
 
 _t = sys.modules[Tensor.__module__]  # the engine's module (the package's name `tensor` is a factory)
-
-_DATA, _GRAD = Tensor.__dict__["data"], Tensor.__dict__["grad"]
-# modules whose reads of `.data` feed recorded ops (or only look at shapes): not value reads
-_INTERNAL = ("tinygrad5.tensor", "tinygrad5.ops", "tinygrad5.factories", "tinygrad5.backend", "tinygrad5.jit",
-             "tinygrad5.dtypes",
-             "tinygrad5.nn.functional", "tinygrad5.nn.fusion", "tinygrad5.nn.layers", "tinygrad5.nn.containers",
-             "tinygrad5.nn.activations", "tinygrad5.nn.loss", "tinygrad5.nn.dropout", "tinygrad5.nn.pooling",
-             "tinygrad5.nn.module", "tinygrad5.torch_compat")
-_VALUE_READS = ("item", "tolist", "numpy", "__bool__", "__float__", "__int__", "__index__", "__format__",
-                "__array__", "__repr__")
-_IN_PLACE = ("__setitem__", "add_", "sub_", "mul_", "div_", "clamp_", "clip_", "zero_", "fill_", "copy_")
-_AUGMENTED = ("__iadd__", "__isub__", "__imul__", "__itruediv__")
-
-_active: Recorder | None = None
+_DATA = Tensor.__dict__["data"]
 
 
 class _Stub:
@@ -54,107 +46,117 @@ class _Stub:
 _STUBS = (_Stub(False), _Stub(True))
 
 
-def _where(depth: int) -> str:
-    f = sys._getframe(depth + 1)
-    return f"{f.f_code.co_filename}:{f.f_lineno}"
-
-
 class Recorder:
-    """Records one eager call of a step into `tape` (closures over env positions) and `sig` (a
+    """Records one eager call of a step into `tape` (closures over its arrays) and `sig` (a
     comparable description: two recordings of a step that replays faithfully have equal sigs)."""
 
     def __init__(self, inputs: list[np.ndarray]) -> None:
-        self.template: list[Any] = []      # env's starting values: None where filled per replay
-        self.tape: list[Callable[[list, list], None]] = []  # run(env, the call's flat arguments)
+        self.arrays: list[Any] = []        # position -> array (or context) the recording saw
+        self.tape: list[Callable[[list], None]] = []  # run(the call's flat arguments)
         self.sig: list[Any] = []
-        self.uses: list[tuple[tuple[int, ...], tuple[int, ...]]] = []  # per entry: env positions read, written
-        self.slot_of: dict[int, int] = {}  # id(array) -> env position
-        self.keep: list[Any] = []          # everything recorded stays alive, so ids stay unique
+        self.slot_of: dict[int, int] = {}  # id(array) -> position
+        self.known: set[int] = set()       # ids of the arrays that own a static buffer's memory
         self.model: list[tuple[Tensor, np.ndarray]] = []  # tensors whose arrays the tape holds
+        self.model_slots: set[int] = set()
         self.modules: dict[int, Module] = {}
-        self.ctx_slot: dict[int, int] = {}
+        self.fwd: dict[int, tuple[int, list | None, tuple]] = {}  # id(ctx) -> (position, holder, stubs)
         self.problem: tuple[str, str] | None = None
         self.in_optimizer = 0
+        self.calls: list | None = None     # the backend calls of the op running now (BackendProxy)
+        self.kept: dict[int, tuple[Any, tuple]] = {}  # contexts a Function-level backward replays on
+        self.inputs = inputs
         self.n_inputs = len(inputs)
-        for i, a in enumerate(inputs):
-            self._slot(a, None)
-            self.sig.append(("in", i))
+        for a in inputs:
+            self._slot(a)
 
-    # ---- env positions -----------------------------------------------------------------------
-    def _slot(self, arr: Any, fixed: Any) -> int:
-        """A new env position for arr (fixed: its value in every replay, else filled per replay)."""
-        self.template.append(fixed)
-        self.keep.append(arr)
-        if isinstance(arr, (np.ndarray, np.generic)):  # a reduction may give a numpy scalar
-            self.slot_of[id(arr)] = len(self.template) - 1
-        return len(self.template) - 1
+    def _slot(self, arr: Any) -> int:
+        """A new position for arr (an array from now on static, or an op's context)."""
+        self.arrays.append(arr)
+        if isinstance(arr, np.ndarray):
+            self.slot_of[id(arr)] = len(self.arrays) - 1
+            self.known.add(id(root(arr)))
+        return len(self.arrays) - 1
 
     def _ref(self, arr: np.ndarray, owner: Tensor | None) -> tuple[int, Any]:
-        """(env position, sig) of an array an op reads."""
+        """(position, sig) of an array an op reads."""
         s = self.slot_of.get(id(arr))
         if s is not None:
             return s, s
         if owner is not None and owner._ctx is None and (owner.requires_grad or arr.ndim):
             # a parameter or another long-lived tensor: replays read this very array (guarded)
             self.model.append((owner, arr))
-            return self._slot(arr, arr), ("model", id(owner), id(arr))
+            s = self._slot(arr)
+            self.model_slots.add(s)
+            return s, ("model", id(owner), id(arr))
         if arr.ndim == 0:  # a Python number made into an array: a constant, compared by value
-            return self._slot(arr, arr), ("const", arr.dtype.str, arr.tobytes())
+            return self._slot(arr), ("const", arr.dtype.str, arr.tobytes())
         # an array no recorded op made: a constant only if the next recording sees the same object
-        return self._slot(arr, arr), ("array", id(arr))
+        return self._slot(arr), ("array", id(arr))
 
-    def _kwarg(self, v: Any) -> tuple[Any, Any]:
-        """(spec, sig) of a keyword argument: arrays (also inside tuples) become env positions."""
+    def _kwarg(self, v: Any) -> Any:
+        """The sig of a keyword argument (arrays, also inside tuples, by position)."""
         if isinstance(v, np.ndarray):
-            s, sg = self._ref(v, None)
-            return ("env", s), sg
+            return self._ref(v, None)[1]
         if isinstance(v, tuple) and any(isinstance(x, np.ndarray) for x in v):
-            parts = [self._kwarg(x) for x in v]
-            return ("tuple", [p[0] for p in parts]), tuple(p[1] for p in parts)
-        return ("value", v), (type(v).__name__, repr(v))
+            return tuple(self._kwarg(x) for x in v)
+        return (type(v).__name__, repr(v))
 
     def fail(self, key: str, why: str) -> None:
         """Mark this recording unusable (the first reason wins)."""
         if self.problem is None:
             self.problem = (key, why)
 
+    def _run(self, body: Callable, *args: Any) -> tuple[Any, list]:
+        """body(*args) with the backend calls it makes collected."""
+        self.calls = []
+        try:
+            return body(*args), self.calls
+        finally:
+            self.calls = None
+
     # ---- the three recording points -------------------------------------------------------------
     def apply(self, cls: type, inputs: tuple[Tensor, ...], kwargs: dict[str, Any]) -> Tensor:
         """Function.apply while recording: run it as the engine does and append its forward."""
         arrays = [_DATA.__get__(t, Tensor) for t in inputs]
-        ins, sigs = zip(*[self._ref(a, t) for a, t in zip(arrays, inputs)]) if inputs else ((), ())
-        kw = {k: self._kwarg(v) for k, v in kwargs.items()}
+        sigs = tuple(self._ref(a, t)[1] for a, t in zip(arrays, inputs))
+        kw = tuple(sorted((k, self._kwarg(v)) for k, v in kwargs.items()))
         ctx = cls()
-        out = ctx.forward(*arrays, **kwargs)
+        out, calls = self._run(lambda: ctx.forward(*arrays, **kwargs))
+        if isinstance(out, np.generic):
+            out = np.asarray(out)  # a reduction's numpy scalar: a 0-d array a replay can write into
         stubs = tuple(_STUBS[bool(t.requires_grad)] for t in inputs)
-        c, o = self._slot(ctx, None), self._slot(out, None)
-        self.ctx_slot[id(ctx)] = c
-        self.tape.append(_forward(cls, stubs, list(ins), {k: v[0] for k, v in kw.items()}, c, o))
-        self.uses.append((tuple(ins) + tuple(_positions(v[0] for v in kw.values())), (c, o)))
-        self.sig.append(("fwd", cls, sigs, tuple(sorted((k, v[1]) for k, v in kw.items())),
-                         tuple(s.requires_grad for s in stubs), c, o))
+        state = {k: v for k, v in ctx.__dict__.items() if not isinstance(v, BackendProxy)}
+        p = plan(calls, self.known, [out], state)
+        if p is not None:
+            holder, run = None, (kernel_entry(p[0]) if p[0] else None)
+            self.known |= p[1]
+        else:
+            holder = [None]
+            run = _forward(cls, stubs, arrays, kwargs, holder, copies_into([out], self.known))
+        c, o = self._slot(ctx), self._slot(out)
+        if run is not None:
+            self.tape.append(run)
+        self.fwd[id(ctx)] = (c, holder, stubs)
+        self.sig.append(("fwd", cls, sigs, kw, tuple(s.requires_grad for s in stubs), c, o, holder is None))
         if _t._grad_enabled and any(s.requires_grad for s in stubs):
             ctx.parents, ctx.seq = inputs, next(_t._creation_order)
             return Tensor._make(out, True, ctx)
         return Tensor._make(out)
 
-    def backward(self, root: Tensor, grad: Any, retain_graph: bool) -> bool:
+    def backward(self, root_t: Tensor, grad: Any, retain_graph: bool) -> bool:
         """Tensor.backward while recording, the engine's steps one by one (False: not handled)."""
-        ctx = root._ctx
-        if grad is not None or ctx is None or not root.requires_grad or _DATA.__get__(root, Tensor).size != 1:
+        ctx = root_t._ctx
+        if grad is not None or ctx is None or not root_t.requires_grad or _DATA.__get__(root_t, Tensor).size != 1:
             self.fail("unsupported", "backward() with an explicit gradient or from a leaf is not captured")
             return False
-        data = _DATA.__get__(root, Tensor)
-        shape, dt = data.shape, data.dtype
-        g = np.array(1, dt) if shape == () else np.ones(shape, dt)
-        gs = self._slot(g, None)
-        self.tape.append(_seed(gs, shape, dt))
-        self.uses.append(((), (gs,)))
-        self.sig.append(("seed", gs, shape, dt.str))
-        grads: dict[int, np.ndarray] = {id(root): g}
-        heap = [(-ctx.seq, id(root), root)]
+        data = _DATA.__get__(root_t, Tensor)
+        g = np.array(1, data.dtype) if data.shape == () else np.ones(data.shape, data.dtype)
+        gs = self._slot(g)
+        self.tape.append(lambda flat: g.fill(1))  # ops may not write their gradient, but cheap to be sure
+        self.sig.append(("seed", gs, data.shape, data.dtype.str))
+        grads: dict[int, np.ndarray] = {id(root_t): g}
+        heap = [(-ctx.seq, id(root_t), root_t)]
         leaves: list[Tensor] = []
-        import heapq
         while heap:
             node = heapq.heappop(heap)[2]
             g = grads.pop(id(node))
@@ -162,52 +164,64 @@ class Recorder:
             if ctx.parents is None:
                 raise RuntimeError("backward through a graph a second time: the graph was freed by "
                                    "the first backward(); call it with retain_graph=True")
-            pgrads = ctx.backward(g)
-            single = not isinstance(pgrads, tuple)
-            if single:
-                pgrads = (pgrads,)
-            outs = [None if pg is None else self._slot(pg, None) for pg in pgrads]
-            c = self.ctx_slot[id(ctx)]
-            self.tape.append(_backward(c, self.slot_of[id(g)], outs, single, retain_graph))
-            self.uses.append(((c, self.slot_of[id(g)]), tuple(s for s in outs if s is not None)))
-            self.sig.append(("bwd", c, self.slot_of[id(g)], tuple(outs), single, retain_graph))
-            for p, pg in zip(ctx.parents, pgrads):
+            for p, pg in zip(ctx.parents, self._node(ctx, g, retain_graph)):
                 if pg is None or not p.requires_grad:
                     continue
                 pd = _DATA.__get__(p, Tensor)
                 if pg.shape != pd.shape:
-                    pg = self._unary(_t._unbroadcast, pg, pd.shape)
+                    pg = self._engine(_t._unbroadcast, pg, pd.shape)
                 if pg.dtype != pd.dtype:
-                    pg = self._unary(np.ndarray.astype, pg, pd.dtype)
+                    pg = self._engine(np.ndarray.astype, pg, pd.dtype)
                 key = id(p)
                 prev = grads.get(key)
                 if prev is not None:
-                    grads[key] = self._binary(np.add, prev, pg)
+                    grads[key] = self._sum(prev, pg)
                     continue
                 grads[key] = pg
                 if p._ctx is None:
                     leaves.append(p)
                 else:
                     heapq.heappush(heap, (-p._ctx.seq, key, p))
-            if not retain_graph:
+            if not retain_graph and id(ctx) not in self.kept:
                 ctx.release()
         self._leaves(leaves, grads)
         return True
 
-    def _unary(self, fn: Callable, a: np.ndarray, arg: Any) -> np.ndarray:
+    def _node(self, ctx: Any, g: np.ndarray, retain: bool) -> tuple:
+        """One node's backward: kernel-level when its forward was and its body only calls the backend."""
+        c, holder, stubs = self.fwd[id(ctx)]
+        pgrads, calls = self._run(ctx.backward, g)
+        single = not isinstance(pgrads, tuple)
+        if single:
+            pgrads = (pgrads,)
+        p = None if holder is not None else plan(calls, self.known, [x for x in pgrads if x is not None], None)
+        if p is not None:
+            self.known |= p[1]
+            if p[0]:
+                self.tape.append(kernel_entry(p[0]))
+        else:
+            if holder is None:  # a Function-level backward on the recorded context, whose arrays are static
+                self.kept[id(ctx)] = (ctx, stubs)
+            self.tape.append(_backward(holder, ctx, g, single, copies_into(list(pgrads), self.known), retain))
+        outs = tuple(None if pg is None else self._slot(pg) for pg in pgrads)
+        self.sig.append(("bwd", c, self.slot_of[id(g)], outs, single, retain, p is not None))
+        return pgrads
+
+    def _engine(self, fn: Callable, a: np.ndarray, arg: Any) -> np.ndarray:
+        """The engine's broadcast sum or cast of a gradient, into a fixed array (none for a view)."""
         out = fn(a, arg)
-        i, o = self.slot_of[id(a)], self._slot(out, None)
-        self.tape.append(lambda env, args: env.__setitem__(o, fn(env[i], arg)))
-        self.uses.append(((i,), (o,)))
+        i = self.slot_of[id(a)]
+        if id(root(out)) not in self.known:
+            self.tape.append(lambda flat: np.copyto(out, fn(a, arg)))
+        o = self._slot(out)
         self.sig.append((fn.__name__, i, o, repr(arg)))
         return out
 
-    def _binary(self, fn: Callable, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        out = fn(a, b)
-        i, j, o = self.slot_of[id(a)], self.slot_of[id(b)], self._slot(out, None)
-        self.tape.append(lambda env, args: env.__setitem__(o, fn(env[i], env[j])))
-        self.uses.append(((i, j), (o,)))
-        self.sig.append((fn.__name__, i, j, o))
+    def _sum(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        out = a + b
+        i, j, o = self.slot_of[id(a)], self.slot_of[id(b)], self._slot(out)
+        self.tape.append(lambda flat: np.add(a, b, out=out))
+        self.sig.append(("add", i, j, o))
         return out
 
     def _leaves(self, leaves: list[Tensor], grads: dict[int, np.ndarray]) -> None:
@@ -222,16 +236,16 @@ class Recorder:
             else:
                 self.model.append((t, _DATA.__get__(t, Tensor)))
                 refs.append(("model", t))
-        slots = [self.slot_of[id(grads[id(t)])] for t in leaves]
-        self.tape.append(_give(refs, slots))
-        self.uses.append((tuple(slots), ()))
-        self.sig.append(("leaves", tuple(r[0] == "in" and r[1] or id(r[1]) for r in refs), tuple(slots)))
+        arrays = [grads[id(t)] for t in leaves]
+        self.tape.append(_give(refs, arrays))
+        self.sig.append(("leaves", tuple(r[0] == "in" and r[1] or id(r[1]) for r in refs),
+                         tuple(self.slot_of[id(a)] for a in arrays)))
         _t._give_to_leaves(leaves, grads)
 
     def method_call(self, obj: Any, fn: Callable, args: tuple, kwargs: dict) -> Any:
-        """Optimizer.step / zero_grad and Module.zero_grad: replayed as calls on the same object."""
-        self.tape.append(lambda env, _: fn(obj, *args, **kwargs))
-        self.uses.append(((), ()))
+        """Optimizer.step / zero_grad and Module.zero_grad: replayed as calls on the same object
+        (so a scheduler's new learning rate and Adam's step count are read at each replay)."""
+        self.tape.append(lambda flat: fn(obj, *args, **kwargs))
         self.sig.append(("call", fn.__qualname__, id(obj), repr(args), repr(sorted(kwargs.items()))))
         self.in_optimizer += 1
         try:
@@ -239,168 +253,37 @@ class Recorder:
         finally:
             self.in_optimizer -= 1
 
-
-def _positions(specs: Any) -> list[int]:
-    """The env positions inside keyword-argument specs."""
-    out: list[int] = []
-    for spec in specs:
-        if spec[0] == "env":
-            out.append(spec[1])
-        elif spec[0] == "tuple":
-            out += _positions(spec[1])
-    return out
+    def finish(self) -> None:
+        """After the call: the contexts kept for Function-level backwards drop their graph links."""
+        for ctx, stubs in self.kept.values():
+            ctx.parents = stubs  # a replayed backward reads only requires_grad
 
 
-def last_uses(uses: list, keep: set[int]) -> list[tuple[int, ...]]:
-    """Per entry, the env positions no later entry reads: a replay drops them there, so arrays
-    die as early as in eager execution (live arrays would push numpy's allocator to fresh pages)."""
-    last: dict[int, int] = {}
-    for k, (reads, writes) in enumerate(uses):
-        for s in writes + reads:
-            last[s] = k
-    drops: list[list[int]] = [[] for _ in uses]
-    for s, k in last.items():
-        if s not in keep:
-            drops[k].append(s)
-    return [tuple(d) for d in drops]
-
-
-def _forward(cls: type, stubs: tuple, ins: list[int], kw: dict[str, Any], c: int, o: int) -> Callable:
-    static = {k: v[1] for k, v in kw.items() if v[0] == "value"}
-    dynamic = {k: v for k, v in kw.items() if v[0] != "value"}
-
-    def resolve(spec: Any, env: list) -> Any:
-        return env[spec[1]] if spec[0] == "env" else tuple(resolve(s, env) for s in spec[1])
-
-    def run(env: list, args: list) -> None:
+def _forward(cls: type, stubs: tuple, arrays: list, kwargs: dict, holder: list, copies: list) -> Callable:
+    def run(flat: list) -> None:
         ctx = cls()
         ctx.parents = stubs
-        env[c] = ctx
-        extra = {k: resolve(v, env) for k, v in dynamic.items()} if dynamic else static
-        if dynamic:
-            extra.update(static)
-        env[o] = ctx.forward(*[env[i] for i in ins], **extra)
+        holder[0] = ctx
+        out = ctx.forward(*arrays, **kwargs)
+        for _, dest in copies:
+            np.copyto(dest, out)
     return run
 
 
-def _seed(s: int, shape: tuple, dt: np.dtype) -> Callable:
-    def run(env: list, args: list) -> None:
-        env[s] = np.array(1, dt) if shape == () else np.ones(shape, dt)
-    return run
-
-
-def _backward(c: int, g: int, outs: list[int | None], single: bool, retain: bool) -> Callable:
-    pairs = [(i, s) for i, s in enumerate(outs) if s is not None]
-
-    def run(env: list, args: list) -> None:
-        res = env[c].backward(env[g])
+def _backward(holder: list | None, ctx: Any, g: np.ndarray, single: bool, copies: list, retain: bool) -> Callable:
+    def run(flat: list) -> None:
+        res = (ctx if holder is None else holder[0]).backward(g)
         if single:
             res = (res,)
-        for i, s in pairs:
-            env[s] = res[i]
-        if not retain:
-            env[c] = None  # the node's saved arrays go now, as the engine's release() drops them
+        for i, dest in copies:
+            np.copyto(dest, res[i])
+        if holder is not None and not retain:
+            holder[0] = None  # the node's saved arrays go now, as the engine's release() drops them
     return run
 
 
-def _give(refs: list[tuple[str, Any]], slots: list[int]) -> Callable:
-    def run(env: list, args: list) -> None:
-        leaves = [args[r[1]] if r[0] == "in" else r[1] for r in refs]
-        _t._give_to_leaves(leaves, {id(t): env[s] for t, s in zip(leaves, slots)})
+def _give(refs: list[tuple[str, Any]], arrays: list[np.ndarray]) -> Callable:
+    def run(flat: list) -> None:
+        leaves = [flat[r[1]] if r[0] == "in" else r[1] for r in refs]
+        _t._give_to_leaves(leaves, {id(t): a for t, a in zip(leaves, arrays)})
     return run
-
-
-# ---- watching what would not replay ----------------------------------------------------------------
-def _read_data(t: Tensor) -> np.ndarray:
-    rec = _active
-    if rec is not None and not rec.in_optimizer:
-        name = sys._getframe(1).f_globals.get("__name__", "")
-        if not name.startswith(_INTERNAL):
-            rec.fail("value", f"the step reads tensor values (.data at {_where(1)}), which a replay "
-                              "would not redo")
-    return _DATA.__get__(t, Tensor)
-
-
-def _write_grad(t: Tensor, value: Any) -> None:
-    rec = _active
-    if rec is not None and not rec.in_optimizer:
-        name = sys._getframe(1).f_globals.get("__name__", "")
-        if not name.startswith(("tinygrad5.tensor", "tinygrad5.jit")):
-            rec.fail("inplace", f"the step assigns .grad outside the engine and optimizer ({_where(1)})")
-    _GRAD.__set__(t, value)
-
-
-def _flagging(name: str, fn: Callable, key: str, what: str) -> Callable:
-    def method(self: Tensor, *args: Any, **kwargs: Any) -> Any:
-        rec = _active
-        out = fn(self, *args, **kwargs)
-        if rec is not None and not rec.in_optimizer and (name not in _AUGMENTED or out is self):
-            rec.fail(key, f"the step {what} ({name} at {_where(1)}), which a replay would not redo")
-        return out
-    return method
-
-
-def _recorded_call(fn: Callable) -> Callable:
-    def method(self: Any, *args: Any, **kwargs: Any) -> Any:
-        rec = _active
-        if rec is None or rec.in_optimizer:
-            return fn(self, *args, **kwargs)
-        return rec.method_call(self, fn, args, kwargs)
-    return method
-
-
-def _module_call(fn: Callable) -> Callable:
-    def method(self: Module, *args: Any, **kwargs: Any) -> Any:
-        rec = _active
-        if rec is not None:
-            for m in self.modules():  # fused neighbours run without their own __call__
-                rec.modules[id(m)] = m
-        return fn(self, *args, **kwargs)
-    return method
-
-
-def _scheduler_step(fn: Callable) -> Callable:
-    def method(self: Any, *args: Any, **kwargs: Any) -> Any:
-        if _active is not None:
-            _active.fail("value", f"a learning-rate scheduler steps inside the step ({_where(1)}); call it "
-                                  "outside the captured function")
-        return fn(self, *args, **kwargs)
-    return method
-
-
-class recording:
-    """`with recording(rec):` routes Function.apply and backward through rec and watches the rest."""
-
-    def __init__(self, rec: Recorder) -> None:
-        self.rec = rec
-
-    def __enter__(self) -> Recorder:
-        global _active
-        if _active is not None or _t._recorder is not None:
-            raise RuntimeError("tinygrad5.jit: a captured step called another one while recording")
-        saved = [(Tensor, "data", _DATA), (Tensor, "grad", _GRAD)]
-        Tensor.data = property(_read_data, _DATA.__set__)
-        Tensor.grad = property(_GRAD.__get__, _write_grad)
-        for names, key, what in ((_VALUE_READS, "value", "reads tensor values"),
-                                 (_IN_PLACE + _AUGMENTED, "inplace", "writes a tensor in place outside the optimizer")):
-            for n in names:
-                fn = getattr(Tensor, n)
-                saved.append((Tensor, n, Tensor.__dict__.get(n)))
-                setattr(Tensor, n, _flagging(n, fn, key, what))
-        for cls, n, wrap in ((Optimizer, "step", _recorded_call), (Optimizer, "zero_grad", _recorded_call),
-                             (Module, "zero_grad", _recorded_call), (Module, "__call__", _module_call),
-                             (LRScheduler, "step", _scheduler_step)):
-            saved.append((cls, n, cls.__dict__[n]))
-            setattr(cls, n, wrap(cls.__dict__[n]))
-        self.saved = saved
-        _active = _t._recorder = self.rec
-        return self.rec
-
-    def __exit__(self, *exc: Any) -> None:
-        global _active
-        _active = _t._recorder = None
-        for cls, n, orig in reversed(self.saved):
-            if orig is None:
-                delattr(cls, n)
-            else:
-                setattr(cls, n, orig)
