@@ -33,6 +33,7 @@ import tinygrad5.kernels as K  # noqa: E402
 from tinygrad5 import threads  # noqa: E402
 from tinygrad5.backends import numba_backend as nb  # noqa: E402
 from tinygrad5.kernels import tile_gemm  # noqa: E402
+from tinygrad5.kernels.bias_act import transpose_add_bias  # noqa: E402
 from tinygrad5.kernels.blas_split import matmul_split  # noqa: E402
 
 try:
@@ -143,6 +144,49 @@ def gemm_section(quick: bool, rounds: int) -> list[str]:
         rows.append(f"| {m}x{k} @ {k}x{n} | {g['ours']:.0f} | {g['tile']:.0f} | {g['split']:.0f} | {g['backend']:.0f} ({pick}) | "
                     f"{g['blas1']:.0f} | {g['blas2']:.0f} | {tg} | {t['blas2'] / t['ours']:.2f} | {rt} |")
     return rows
+
+
+def _dense_products(rng: np.random.Generator) -> list[tuple[str, np.ndarray, np.ndarray, bool]]:
+    """(label, a, b, column-major result) for every product of an MLP (1024-64-36, b32) and an
+    autoencoder (1024-32-32-32-1024, b36) step, in the layouts the step passes them (nn.Linear
+    stores a wide-input weight column-major; its gradient is written as the row-major x.T @ g)."""
+    def r(*shape, order="C"):
+        return np.asarray(rng.standard_normal(shape), np.float32, order=order)
+    x, w1, g1, h, w2, g2 = r(32, 1024), r(64, 1024, order="F"), r(32, 64), r(32, 64), r(36, 64), r(32, 36)
+    xe, e1, ge, he, s, d4, gd = r(36, 1024), r(32, 1024, order="F"), r(36, 32), r(36, 32), r(32, 32), r(1024, 32), r(36, 1024)
+    return [("MLP fc1 x @ W.T", x, w1.T, False), ("MLP fc1 dW: x.T @ g", x.T, g1, True),
+            ("MLP fc2 h @ W.T", h, w2.T, False), ("MLP fc2 dx: g @ W", g2, w2, False),
+            ("MLP fc2 dW: g.T @ h", g2.T, h, False),
+            ("AE enc1 x @ W.T", xe, e1.T, False), ("AE enc1 dW: x.T @ g", xe.T, ge, True),
+            ("AE 32->32 h @ W.T", he, s.T, False), ("AE dec W @ h.T", d4, he.T, False),
+            ("AE dec dx: g @ W", gd, d4, False), ("AE dec dW: g.T @ h", gd.T, he, False)]
+
+
+def dense_section(rounds: int) -> list[str]:
+    """Microseconds per product of the MLP and autoencoder steps: the backend now, its previous
+    path (tile_gemm, 4-row tiles, whole K), OpenBLAS on 1 thread and torch."""
+    rows = ["| product | M x K @ K x N | backend (path) | before: tile | OpenBLAS 1 thr | torch | "
+            "backend / torch | backend / before |", "|---|---|---|---|---|---|---|---|"]
+    for label, a, b, col_major in _dense_products(np.random.default_rng(3)):
+        (m, k), n = a.shape, b.shape[1]
+        out = np.empty((n, m), np.float32, order="F").T if col_major else None
+        # the previous path: a column-major b transposed by the bias pass, then tile_gemm
+        b_rows = (lambda: b) if b.flags.c_contiguous else (lambda: transpose_add_bias(b.T, None))
+        cont = {"backend": (lambda: nb.matmul(a, b, out=out), False, {}),
+                "blas1": (lambda: np.matmul(a, b), False, {})}
+        old = m * n * k >= nb.TILE_MIN_MACS and nb.use_tile(m, n, k)
+        if old:
+            cont["tile"] = (lambda: tile_gemm.matmul(a, b_rows(), out, 1), False, {})
+        if torch is not None:
+            ta, tb = torch.from_numpy(a), torch.from_numpy(b)
+            cont["torch"] = (lambda: torch.mm(ta, tb), True, {})
+        t = {key: v * 1e6 for key, v in interleave(cont, int(np.clip(2e7 / (m * n * k), 50, 1000)), rounds).items()}
+        path = ("skinny" if old and n <= nb.SKINNY_MAX_COLS else "tile" if old else "BLAS")
+        torch_t, vs_torch = (f"{t['torch']:.1f}", f"{t['backend'] / t['torch']:.2f}") if "torch" in t else ("-", "-")
+        before, vs_before = (f"{t['tile']:.1f}", f"{t['backend'] / t['tile']:.2f}") if old else ("(same)", "-")
+        rows.append(f"| {label} | {m}x{k} @ {k}x{n} | {t['backend']:.1f} ({path}) | {before} | {t['blas1']:.1f} | "
+                    f"{torch_t} | {vs_torch} | {vs_before} |")
+    return rows + ["", f"Load average while measuring: {' '.join(f'{v:.2f}' for v in os.getloadavg())}."]
 
 
 def _torch_conv(x, w, b, need_x, block=False):
@@ -365,7 +409,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--quick", action="store_true", help="fewer shapes and repeats")
     p.add_argument("--write", type=Path, help="also write the tables to this markdown file")
     p.add_argument("--skip-compile", action="store_true", help="skip the cold/warm compile probe")
-    p.add_argument("--only", choices=["gemm", "conv", "switch", "models", "compile"], help="run one section")
+    p.add_argument("--only", choices=["gemm", "conv", "switch", "dense", "models", "compile"], help="run one section")
     args = p.parse_args(argv)
     threads.ensure_policy()
     rounds = 3 if args.quick else 7
@@ -377,11 +421,12 @@ def main(argv: list[str] | None = None) -> None:
     sections = [("### GEMM, float32 GFLOP/s", lambda: gemm_section(args.quick, rounds)),
                 ("### LeNet conv2d and max_pool2d, forward + backward", lambda: conv_section([32] if args.quick else [32, 128], rounds)),
                 ("### Thread switch: OpenBLAS GEMM 32x1024@1024x64, then a numba parallel kernel (pool fwd 32x20x28x28)",
-                 lambda: switch_section(50 if args.quick else 200))]
+                 lambda: switch_section(50 if args.quick else 200)),
+                ("### Dense steps' products (MLP b32, autoencoder b36), float32, microseconds", lambda: dense_section(rounds))]
     sections.append(("### Training epochs of the homework models (10,800 samples)", lambda: models_section(args.quick)))
     if not args.skip_compile:
         sections.append(("### Compile cost", compile_section))
-    keys = ["gemm", "conv", "switch", "models", "compile"]
+    keys = ["gemm", "conv", "switch", "dense", "models", "compile"]
     if args.only:
         sections = [sec for key, sec in zip(keys, sections) if key == args.only]
     for title, fn in sections:

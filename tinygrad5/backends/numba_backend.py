@@ -27,6 +27,7 @@ from ..kernels import linalg as _mm
 from ..kernels import pool as _pool
 from ..kernels import relu as _relu
 from ..kernels import sgd as _sgd
+from ..kernels import skinny_gemm as _skinny
 from ..kernels import softmax_xent as _sx
 from ..kernels import tile_gemm as _tile
 from ..kernels._jit import MR, NR, native_float
@@ -61,6 +62,11 @@ TILE_PARALLEL_MIN_MACS = SPLIT_MIN_MACS
 # ...but not for a large result over a short K, where storing C dominates and our packed GEMM's
 # cache blocking wins (1024x256@256x1024: tile 5.3 ms, ours 2.8; 1024^3: tile 10.7, ours 12.5).
 TILE_MAX_OUT_SHORT_K, TILE_SHORT_K = 1 << 20, 512
+# ...and a result at most 64 columns wide (the dense layers' products) runs kernels.skinny_gemm:
+# taller register tiles, and with few rows (at most SKINNY_FEW_ROWS) K in blocks of SKINNY_KC so
+# a block of the weight is read from L2 once, not once per row tile (measured on the 2-core Xeon,
+# see benchmarks/kernels.py "dense steps' products").
+SKINNY_MAX_COLS, SKINNY_FEW_ROWS, SKINNY_KC = _skinny.BLOCK, 64, 128
 
 
 def _tile_fill(m: int, n: int) -> float:
@@ -133,7 +139,12 @@ def _tile_product(a: np.ndarray, b: np.ndarray, out: np.ndarray | None, macs: in
         # numpy's transposing copy is slow (1024x32: 61 us); the 16-wide transpose pass is not (11)
         bt = _ba.transpose_add_bias(b.T, None) if b.flags.f_contiguous else None
         b = np.ascontiguousarray(b) if bt is None else bt
-    return _tile.matmul(a, b, out, threads.get_num_threads() if macs >= TILE_PARALLEL_MIN_MACS else 1)
+    parts = threads.get_num_threads() if macs >= TILE_PARALLEL_MIN_MACS else 1
+    if b.shape[1] <= SKINNY_MAX_COLS and a.shape[0] >= _skinny.MIN_ROWS:
+        res = _skinny.matmul(a, b, out, parts, SKINNY_KC if a.shape[0] <= SKINNY_FEW_ROWS else 0)
+        if res is not None:
+            return res
+    return _tile.matmul(a, b, out, parts)
 
 
 _NUMPY_CACHE = object()  # marks a cache of the numpy backend's convolution

@@ -1,0 +1,253 @@
+"""float32 products with a narrow result (at most 64 columns): the dense models' layers.
+
+Why.  The MLP (1024-64-36, batch 32) and the autoencoder (1024-32-32-32-1024, batch 36) spend most
+of a step in two kinds of product: a few rows times a tall weight (x @ W.T: 32x1024 @ 1024x64) and
+a tall result over a short K (the weight gradient x.T @ g: 1024x32 @ 32x64).  tile_gemm runs both
+from 4x4 register tiles; here the tiles are sized per shape and the long K is blocked:
+- a 64-wide tile holds 6 rows (24 accumulators of the 32 zmm registers; tile_gemm keeps 4 for its
+  other callers), halving the number of times B's rows are read per row of A;
+- with few rows and a long K, K runs in blocks of KC rows of B, so the block (KC x 64 floats) is
+  read from L2 once and then from L1 by every row tile (tile_gemm streams all of B, 256 KB, from
+  L2 for each row tile);
+- parallel: the two threads take K halves of the product (few rows, long K: each reads half of B
+  and the halves are summed) or row ranges (many rows), so each core reads only what it needs.
+
+How.  `tile` is tile_gemm's register tile with one more compile-time switch: ACC=1 loads C and
+adds to it instead of starting from zero (the K blocks after the first).  A row tile that would
+run past M moves back to end at row M, recomputing a few rows; with K blocks that would add a
+block twice, so K is blocked only when the chosen tile height divides M.  Each element of C is a
+k-ordered chain of FMAs per K block, the blocks added in order (K halves: summed once at the end).
+"""
+from __future__ import annotations
+
+import numpy as np
+from llvmlite import ir
+from numba import prange, types
+from numba.core import cgutils
+from numba.extending import intrinsic
+
+from ._ir import ALIGN, I32, I64, IRArgs, LANES, VB, VF, VI
+from ._jit import JIT, njit
+
+BLOCK = 4 * LANES  # columns per tile at most
+
+
+@intrinsic
+def tile(typingctx, mr_t, nv_t, acc_t, a, a0, sam, sak, b, b0, ldb, k, c, c0, ldc, nlast):
+    """C[c0 + r*ldc + j] (+)= sum_p A[a0 + r*sam + p*sak] * B[b0 + p*ldb + j] for r < MR,
+    j < 16*(NV-1) + nlast (MR, NV, ACC: compile-time constants; ACC=1 adds to C; k >= 0)."""
+    lits = (mr_t, nv_t, acc_t)
+    if not all(isinstance(t, types.IntegerLiteral) for t in lits):
+        return None
+    if not all(isinstance(t, types.Array) and t.dtype == types.float32 for t in (a, b, c)):
+        return None
+    mr, nv, accumulate = (t.literal_value for t in lits)
+    sig = types.void(mr_t, nv_t, acc_t, a, a0, sam, sak, b, b0, ldb, k, c, c0, ldc, nlast)
+
+    def codegen(context, builder, signature, args):  # pragma: no cover  (runs while numba compiles)
+        e = IRArgs(context, builder, signature, args)
+        int64, data, declare = e.int64, e.data, e.declare
+
+        def at(base, *terms):  # pointer to element sum(terms) of base
+            off = terms[0]
+            for t in terms[1:]:
+                off = builder.add(off, t)
+            return builder.gep(base, [off])
+
+        ap, bp, cp = data(3), data(7), data(11)
+        a0v, samv, sakv, b0v, ldbv, kv, c0v, ldcv = (int64(i) for i in (4, 5, 6, 8, 9, 10, 12, 13))
+        lanes = ir.Constant(VI, list(range(LANES)))
+        last = builder.icmp_signed("<", lanes, e.splat(builder.trunc(int64(14), I32)))
+        mload = declare("llvm.masked.load.v16f32.p0", VF, [VF.as_pointer(), I32, VB, VF])
+        mstore = declare("llvm.masked.store.v16f32.p0", ir.VoidType(), [VF, VF.as_pointer(), I32, VB])
+        fma = declare("llvm.fma.v16f32", VF, [VF, VF, VF])
+        const = [ir.Constant(I64, LANES * v) for v in range(nv)]
+        zero = ir.Constant(VF, None)
+
+        def vec(ptr):
+            return builder.bitcast(ptr, VF.as_pointer())
+
+        def c_ptr(r, v):
+            return vec(at(cp, builder.add(c0v, builder.mul(ldcv, ir.Constant(I64, r))), const[v]))
+
+        def c_load(r, v):
+            if not accumulate:
+                return zero
+            if v == nv - 1:
+                return builder.call(mload, [c_ptr(r, v), ALIGN, last, zero])
+            return builder.load(c_ptr(r, v), align=4)
+
+        # Accumulators as stack slots: LLVM's mem2reg turns them into loop-carried registers.
+        acc = [[cgutils.alloca_once_value(builder, c_load(r, v)) for v in range(nv)] for r in range(mr)]
+        rows_a = [builder.mul(samv, ir.Constant(I64, r)) for r in range(mr)]
+        with cgutils.for_range(builder, kv) as loop:
+            ao = builder.add(a0v, builder.mul(loop.index, sakv))
+            bo = builder.add(b0v, builder.mul(loop.index, ldbv))
+            ys = []
+            for v in range(nv):
+                ptr = vec(at(bp, bo, const[v]))
+                ys.append(builder.call(mload, [ptr, ALIGN, last, zero]) if v == nv - 1
+                          else builder.load(ptr, align=4))
+            for r in range(mr):
+                x = e.splat(builder.load(at(ap, ao, rows_a[r])), VF)
+                for v in range(nv):
+                    builder.store(builder.call(fma, [x, ys[v], builder.load(acc[r][v])]), acc[r][v])
+        for r in range(mr):
+            for v in range(nv):
+                val = builder.load(acc[r][v])
+                if v == nv - 1:
+                    builder.call(mstore, [val, c_ptr(r, v), ALIGN, last])
+                else:
+                    builder.store(val, c_ptr(r, v), align=4)
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@njit(**JIT)
+def _row_tiles(mr, nv, acc, a, a0, sam, sak, b, b0, ldb, k, c, c0, ldc, nl, m):
+    """Tiles of mr rows (rows_per_tile's heights for nv) down m rows; the last one moves back
+    to end at row m.  acc: add to C (needs mr to divide m)."""
+    for i in range(0, m, mr):
+        i = min(i, m - mr)
+        ao, co = a0 + i * sam, c0 + i * ldc
+        if nv == 4:
+            if mr == 6:
+                if acc:
+                    tile(6, 4, 1, a, ao, sam, sak, b, b0, ldb, k, c, co, ldc, nl)
+                else:
+                    tile(6, 4, 0, a, ao, sam, sak, b, b0, ldb, k, c, co, ldc, nl)
+            elif acc:
+                tile(4, 4, 1, a, ao, sam, sak, b, b0, ldb, k, c, co, ldc, nl)
+            else:
+                tile(4, 4, 0, a, ao, sam, sak, b, b0, ldb, k, c, co, ldc, nl)
+        elif nv == 3:
+            if mr == 8:
+                if acc:
+                    tile(8, 3, 1, a, ao, sam, sak, b, b0, ldb, k, c, co, ldc, nl)
+                else:
+                    tile(8, 3, 0, a, ao, sam, sak, b, b0, ldb, k, c, co, ldc, nl)
+            elif acc:
+                tile(4, 3, 1, a, ao, sam, sak, b, b0, ldb, k, c, co, ldc, nl)
+            else:
+                tile(4, 3, 0, a, ao, sam, sak, b, b0, ldb, k, c, co, ldc, nl)
+        elif nv == 2:
+            if mr == 12:
+                if acc:
+                    tile(12, 2, 1, a, ao, sam, sak, b, b0, ldb, k, c, co, ldc, nl)
+                else:
+                    tile(12, 2, 0, a, ao, sam, sak, b, b0, ldb, k, c, co, ldc, nl)
+            elif acc:
+                tile(8, 2, 1, a, ao, sam, sak, b, b0, ldb, k, c, co, ldc, nl)
+            else:
+                tile(8, 2, 0, a, ao, sam, sak, b, b0, ldb, k, c, co, ldc, nl)
+        elif mr == 12:
+            if acc:
+                tile(12, 1, 1, a, ao, sam, sak, b, b0, ldb, k, c, co, ldc, nl)
+            else:
+                tile(12, 1, 0, a, ao, sam, sak, b, b0, ldb, k, c, co, ldc, nl)
+        elif acc:
+            tile(8, 1, 1, a, ao, sam, sak, b, b0, ldb, k, c, co, ldc, nl)
+        else:
+            tile(8, 1, 0, a, ao, sam, sak, b, b0, ldb, k, c, co, ldc, nl)
+
+
+@njit(**JIT)
+def rows_per_tile(nv, m):
+    """Tile height for nv vectors: the tall tile (24 of the 32 zmm registers hold C) unless m is short
+    and the short one tiles it exactly while the tall one would recompute rows."""
+    tall = 6 if nv == 4 else (8 if nv == 3 else 12)
+    short = 4 if nv >= 3 else 8
+    if m % tall and m < 8 * tall and m % short == 0:
+        return short
+    return tall
+
+
+@njit(**JIT)
+def skinny_block(a, a0, sam, sak, b, b0, ldb, c, c0, ldc, m, n, k, kc, bw):
+    """C (m x n at c[c0], row pitch ldc) = A (m x k at a[a0], strides sam, sak) @ B (k x n at b[b0],
+    row pitch ldb, unit column stride): column blocks of bw (16..64), K in blocks of kc rows (where
+    the tile height divides m; 0: one block).  Needs m >= 12 (the tallest tile)."""
+    for j0 in range(0, n, bw):
+        w = min(bw, n - j0)
+        nv = (w + LANES - 1) // LANES
+        nl = w - LANES * (nv - 1)
+        mr = rows_per_tile(nv, m)
+        step = kc if 0 < kc < k and m % mr == 0 else max(k, 1)
+        for p0 in range(0, max(k, 1), step):
+            kk = min(step, k - p0)
+            _row_tiles(mr, nv, p0 > 0, a, a0 + p0 * sak, sam, sak, b, b0 + p0 * ldb + j0, ldb, kk,
+                       c, c0 + j0, ldc, nl, m)
+
+
+@njit(**JIT)
+def _serial(a, sam, sak, b, ldb, c, m, n, k, kc, bw):
+    skinny_block(a, 0, sam, sak, b, 0, ldb, c, 0, n, m, n, k, kc, bw)
+
+
+@njit(parallel=True, **JIT)
+def _by_rows(a, sam, sak, b, ldb, c, m, n, k, kc, bw, parts):
+    """skinny_block over threads, each a range of rows (whole 4-row groups where m allows)."""
+    groups = m // 4
+    for t in prange(parts):
+        i0 = groups * t // parts * 4
+        i1 = m if t == parts - 1 else groups * (t + 1) // parts * 4
+        skinny_block(a, i0 * sam, sam, sak, b, 0, ldb, c, i0 * n, n, i1 - i0, n, k, kc, bw)
+
+
+@njit(parallel=True, **JIT)
+def _by_k(a, sam, sak, b, ldb, c, part, m, n, k, kc, bw, parts):
+    """skinny_block over threads, each a range of K into its own m x n slice of `part` (thread 0
+    into c); then c += the other slices, in thread order."""
+    for t in prange(parts):
+        p0, p1 = k * t // parts, k * (t + 1) // parts
+        if t == 0:
+            skinny_block(a, 0, sam, sak, b, 0, ldb, c, 0, n, m, n, p1 - p0, kc, bw)
+        else:
+            skinny_block(a, p0 * sak, sam, sak, b, p0 * ldb, ldb, part, (t - 1) * m * n, n, m, n,
+                         p1 - p0, kc, bw)
+    for t in range(1, parts):
+        o = (t - 1) * m * n
+        for i in range(m * n):
+            c[i] += part[o + i]
+
+
+MIN_ROWS = 12  # the tallest tile
+
+
+def _flat(x: np.ndarray) -> tuple[np.ndarray, int, int] | None:
+    """(x's buffer as a flat view, row stride, column stride), in elements; None unless contiguous."""
+    if x.flags.c_contiguous:
+        return x.reshape(-1), x.shape[1], 1
+    if x.flags.f_contiguous:
+        return x.T.reshape(-1), 1, x.shape[0]
+    return None
+
+
+def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None, parts: int = 1,
+           kc: int = 0, bw: int = BLOCK, by_k: bool = False) -> np.ndarray | None:
+    """a @ b for 2-D float32 a (C- or F-contiguous, at least MIN_ROWS rows) and C-contiguous b, into
+    out (C-contiguous, float32, overlapping neither) when given.  K in blocks of kc (0: one), C in
+    column blocks of bw; parts > 1 threads split the rows, or K when by_k.  None (nothing done)
+    for any other operands: the caller picks another product."""
+    if a.dtype != np.float32 or b.dtype != np.float32 or a.ndim != 2 or b.ndim != 2 or not b.flags.c_contiguous:
+        return None
+    (m, k), n = a.shape, b.shape[1]
+    fa = _flat(a)
+    if fa is None or m < MIN_ROWS or b.shape[0] != k:
+        return None
+    if out is None:
+        out = np.empty((m, n), np.float32)
+    elif (out.shape != (m, n) or out.dtype != np.float32 or not out.flags.c_contiguous
+          or np.may_share_memory(out, a) or np.may_share_memory(out, b)):
+        return None  # a tile stores rows of C while later tiles still read A and B
+    af, sam, sak = fa
+    bf, cf = b.reshape(-1), out.reshape(-1)
+    if parts > 1 and by_k and k >= 2 * parts:
+        part = np.empty((parts - 1) * m * n, np.float32)
+        _by_k(af, sam, sak, bf, n, cf, part, m, n, k, kc, bw, parts)
+    elif parts > 1 and m >= 2 * MIN_ROWS * parts:
+        _by_rows(af, sam, sak, bf, n, cf, m, n, k, kc, bw, parts)
+    else:
+        _serial(af, sam, sak, bf, n, cf, m, n, k, kc, bw)
+    return out
