@@ -14,6 +14,7 @@ cannot see into) gets no plan; jit_tape.py keeps a Function-level entry for it.
 """
 from __future__ import annotations
 
+import inspect
 from types import ModuleType
 from typing import Any, Callable
 
@@ -67,12 +68,48 @@ class BackendProxy:
         return w
 
 
+def _paths(obj: Any, path: tuple, out: list) -> None:
+    """Append (path, array) for each array in obj, a path being the indices (keys) leading to it."""
+    if isinstance(obj, np.ndarray):
+        out.append((path, obj))
+    elif isinstance(obj, (tuple, list)):
+        for i, x in enumerate(obj):
+            _paths(x, path + (i,), out)
+    elif isinstance(obj, dict):
+        for k, x in obj.items():
+            _paths(x, path + (k,), out)
+
+
+def _takes_out(fn: Callable) -> bool:
+    try:
+        return "out" in inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def _into_result(fn: Callable, args: tuple, kwargs: dict, res: Any) -> dict | None:
+    """kwargs with out=res when fn takes `out=` and writes the very bits it returned (checked now, on
+    the recording's arrays: a dispatch that chooses another path for a given out differs), else None."""
+    if ("out" in kwargs or not isinstance(res, np.ndarray) or res.base is not None
+            or not res.flags.c_contiguous or not _takes_out(fn)):
+        return None
+    scratch = np.empty_like(res)
+    try:
+        got = fn(*args, **kwargs, out=scratch)
+    except (TypeError, ValueError):
+        return None
+    if got is not scratch or scratch.tobytes() != res.tobytes():
+        return None
+    return {**kwargs, "out": res}
+
+
 def plan(calls: list, known: set[int], handed: list, saved: Any) -> tuple[list, set[int]] | None:
     """(replayable calls, roots they make) for an op whose backend calls were `calls`, whose result
     arrays are `handed` and whose kept state is `saved`, or None where the op must replay whole.
 
-    Each replayable call is (fn, args, kwargs, copies): copies pairs a result leaf's position with
-    the recorded array it goes into."""
+    Each replayable call is (fn, args, kwargs, copies): copies pairs a result array's path (indices
+    into the call's result) with the recorded array it goes into. A call that can write its result
+    in place (`out=`) is given the recorded array instead and needs no copy."""
     made: set[int] = set()
     steps = []
     for fn, args, kwargs, res in calls:
@@ -83,16 +120,23 @@ def plan(calls: list, known: set[int], handed: list, saved: Any) -> tuple[list, 
             return None  # the op fed the call an array it made itself (numpy work a replay would skip)
         if isinstance(kwargs.get("out"), np.ndarray):
             made.add(id(root(kwargs["out"])))  # written whole by the call
-        got: list = []
-        if not leaves(res, got):
+        if not leaves(res, []):
             return None
         before = known | made
+        if id(root(res)) not in before if isinstance(res, np.ndarray) else False:
+            into = _into_result(fn, args, kwargs, res)
+            if into is not None:
+                made.add(id(res))
+                steps.append((fn, args, into, ()))
+                continue
+        got: list = []
+        _paths(res, (), got)
         copies, seen = [], set()
-        for i, a in enumerate(got):
+        for path, a in got:
             if id(root(a)) in before or id(a) in seen:
                 continue  # a view of an argument (an in-place result): the same view again
             seen.add(id(a))
-            copies.append((i, a))
+            copies.append((path, a))
         made |= {id(root(a)) for _, a in copies}
         steps.append((fn, args, kwargs, tuple(copies)))
     keep: list = []
@@ -103,20 +147,25 @@ def plan(calls: list, known: set[int], handed: list, saved: Any) -> tuple[list, 
     return steps, made
 
 
+def take(res: Any, path: tuple) -> Any:
+    """The part of a call's result at path."""
+    for i in path:
+        res = res[i]
+    return res
+
+
 def kernel_entry(steps: list) -> Callable[[list], None]:
     """A tape entry that runs the planned backend calls and copies fresh results into place."""
     def run(flat: list) -> None:
         for fn, args, kwargs, copies in steps:
             res = fn(*args, **kwargs)
-            if copies:
-                got: list = []
-                leaves(res, got)
-                for i, dest in copies:
-                    np.copyto(dest, got[i])
+            for path, dest in copies:
+                np.copyto(dest, take(res, path) if path else res)
+    run.kind, run.steps = "calls", steps  # for benchmarks/jit_parts.py's breakdown
     return run
 
 
 def copies_into(results: list, known: set[int]) -> list[tuple[int, np.ndarray]]:
-    """For a Function-level entry: which of its result arrays a replay must copy into place (those
-    that are not views of arrays that already were static buffers)."""
-    return [(i, a) for i, a in enumerate(results) if a is not None and id(root(a)) not in known]
+    """For a Function-level entry: (path, array) of the result arrays a replay must copy into place
+    (those that are not views of arrays that already were static buffers)."""
+    return [((i,), a) for i, a in enumerate(results) if a is not None and id(root(a)) not in known]

@@ -132,7 +132,8 @@ class Recorder:
             self.known |= p[1]
         else:
             holder = [None]
-            run = _forward(cls, stubs, arrays, kwargs, holder, copies_into([out], self.known))
+            run = _tag(_forward(cls, stubs, arrays, kwargs, holder, copies_into([out], self.known)), "op",
+                       cls.__name__ + ".forward")
         c, o = self._slot(ctx), self._slot(out)
         if run is not None:
             self.tape.append(run)
@@ -152,7 +153,7 @@ class Recorder:
         data = _DATA.__get__(root_t, Tensor)
         g = np.array(1, data.dtype) if data.shape == () else np.ones(data.shape, data.dtype)
         gs = self._slot(g)
-        self.tape.append(lambda flat: g.fill(1))  # ops may not write their gradient, but cheap to be sure
+        self.tape.append(_tag(lambda flat: g.fill(1), "engine"))  # ops should not write their gradient: be sure
         self.sig.append(("seed", gs, data.shape, data.dtype.str))
         grads: dict[int, np.ndarray] = {id(root_t): g}
         heap = [(-ctx.seq, id(root_t), root_t)]
@@ -202,7 +203,8 @@ class Recorder:
         else:
             if holder is None:  # a Function-level backward on the recorded context, whose arrays are static
                 self.kept[id(ctx)] = (ctx, stubs)
-            self.tape.append(_backward(holder, ctx, g, single, copies_into(list(pgrads), self.known), retain))
+            self.tape.append(_tag(_backward(holder, ctx, g, single, copies_into(list(pgrads), self.known), retain),
+                                  "op", type(ctx).__name__ + ".backward"))
         outs = tuple(None if pg is None else self._slot(pg) for pg in pgrads)
         self.sig.append(("bwd", c, self.slot_of[id(g)], outs, single, retain, p is not None))
         return pgrads
@@ -212,7 +214,7 @@ class Recorder:
         out = fn(a, arg)
         i = self.slot_of[id(a)]
         if id(root(out)) not in self.known:
-            self.tape.append(lambda flat: np.copyto(out, fn(a, arg)))
+            self.tape.append(_tag(lambda flat: np.copyto(out, fn(a, arg)), "engine"))
         o = self._slot(out)
         self.sig.append((fn.__name__, i, o, repr(arg)))
         return out
@@ -220,7 +222,7 @@ class Recorder:
     def _sum(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         out = a + b
         i, j, o = self.slot_of[id(a)], self.slot_of[id(b)], self._slot(out)
-        self.tape.append(lambda flat: np.add(a, b, out=out))
+        self.tape.append(_tag(lambda flat: np.add(a, b, out=out), "engine"))
         self.sig.append(("add", i, j, o))
         return out
 
@@ -237,15 +239,21 @@ class Recorder:
                 self.model.append((t, _DATA.__get__(t, Tensor)))
                 refs.append(("model", t))
         arrays = [grads[id(t)] for t in leaves]
-        self.tape.append(_give(refs, arrays))
         self.sig.append(("leaves", tuple(r[0] == "in" and r[1] or id(r[1]) for r in refs),
                          tuple(self.slot_of[id(a)] for a in arrays)))
+        fresh = all(t.grad is None for t in leaves)
         _t._give_to_leaves(leaves, grads)
+        # the usual step (zero_grad first, no input wants a gradient): each leaf gets the same
+        # Tensor over its fixed gradient array every replay, as torch keeps .grad's buffer
+        same = (fresh and all(r[0] == "model" for r in refs)
+                and all(t.grad.data is a for t, a in zip(leaves, arrays)))
+        given = [t.grad for t in leaves] if same else None
+        self.tape.append(_tag(_give(refs, arrays, given), "engine"))
 
     def method_call(self, obj: Any, fn: Callable, args: tuple, kwargs: dict) -> Any:
         """Optimizer.step / zero_grad and Module.zero_grad: replayed as calls on the same object
         (so a scheduler's new learning rate and Adam's step count are read at each replay)."""
-        self.tape.append(lambda flat: fn(obj, *args, **kwargs))
+        self.tape.append(_tag(lambda flat: fn(obj, *args, **kwargs), "update" if fn.__name__ == "step" else "call"))
         self.sig.append(("call", fn.__qualname__, id(obj), repr(args), repr(sorted(kwargs.items()))))
         self.in_optimizer += 1
         try:
@@ -259,14 +267,20 @@ class Recorder:
             ctx.parents = stubs  # a replayed backward reads only requires_grad
 
 
+def _tag(run: Callable, kind: str, name: str = "") -> Callable:
+    """Name a tape entry's kind (for benchmarks/jit_parts.py's breakdown)."""
+    run.kind, run.name = kind, name
+    return run
+
+
 def _forward(cls: type, stubs: tuple, arrays: list, kwargs: dict, holder: list, copies: list) -> Callable:
     def run(flat: list) -> None:
         ctx = cls()
         ctx.parents = stubs
         holder[0] = ctx
         out = ctx.forward(*arrays, **kwargs)
-        for _, dest in copies:
-            np.copyto(dest, out)
+        if copies:
+            np.copyto(copies[0][1], out)
     return run
 
 
@@ -275,15 +289,21 @@ def _backward(holder: list | None, ctx: Any, g: np.ndarray, single: bool, copies
         res = (ctx if holder is None else holder[0]).backward(g)
         if single:
             res = (res,)
-        for i, dest in copies:
+        for (i,), dest in copies:
             np.copyto(dest, res[i])
         if holder is not None and not retain:
             holder[0] = None  # the node's saved arrays go now, as the engine's release() drops them
     return run
 
 
-def _give(refs: list[tuple[str, Any]], arrays: list[np.ndarray]) -> Callable:
+def _give(refs: list[tuple[str, Any]], arrays: list[np.ndarray], given: list[Tensor] | None) -> Callable:
+    fast = list(zip([r[1] for r in refs], given)) if given is not None else None
+
     def run(flat: list) -> None:
+        if fast is not None and all(t.grad is None for t, _ in fast):
+            for t, g in fast:
+                t.grad = g
+            return
         leaves = [flat[r[1]] if r[0] == "in" else r[1] for r in refs]
         _t._give_to_leaves(leaves, {id(t): a for t, a in zip(leaves, arrays)})
     return run
