@@ -77,23 +77,25 @@ def test_mid_sized_products_run_split(monkeypatch):
 
 
 def test_float32_products_run_tiles(monkeypatch):
-    calls: list[tuple[tuple[int, ...], int]] = []
-    real = nb._tile.matmul
-    monkeypatch.setattr(nb._tile, "matmul", lambda a, b, out=None, parts=1: calls.append((a.shape, parts))
+    calls: list[tuple[str, tuple[int, ...], int]] = []
+    real, real_skinny = nb._tile.matmul, nb._skinny.matmul
+    monkeypatch.setattr(nb._tile, "matmul", lambda a, b, out=None, parts=1: calls.append(("tile", a.shape, parts))
                         or real(a, b, out, parts))
+    monkeypatch.setattr(nb._skinny, "matmul", lambda a, b, out=None, parts=1, *args, **kw:
+                        calls.append(("skinny", a.shape, parts)) or real_skinny(a, b, out, parts, *args, **kw))
     rng = np.random.default_rng(4)
     x, w = rng.standard_normal((32, 1024)).astype(np.float32), rng.standard_normal((64, 1024)).astype(np.float32)
     wf = np.asfortranarray(w)  # the MLP's first layer, as Linear keeps it: x @ w.T reads w.T's rows
     np.testing.assert_allclose(nb.matmul(x, wf.T), x.astype(np.float64) @ w.T, rtol=1e-4, atol=1e-3)
-    assert calls == [((32, 1024), 1)]  # 2 M multiply-adds: on the calling thread
+    assert calls == [("skinny", (32, 1024), 1)]  # 2 M multiply-adds, 64 columns: on the calling thread
     h = rng.standard_normal((36, 64)).astype(np.float32)
     np.testing.assert_allclose(nb.matmul(w.T, h.T), w.T.astype(np.float64) @ h.T, rtol=1e-4, atol=1e-3)
-    assert calls[-1] == ((1024, 64), 1)  # a column-major b no larger than a is copied first
+    assert calls[-1] == ("skinny", (1024, 64), 1)  # a column-major b no larger than a is copied first
     nb.matmul(x, w.T)  # a column-major b larger than a: OpenBLAS
     assert len(calls) == 2
     big = rng.standard_normal((1024, 512)).astype(np.float32)
-    nb.matmul(x, big)
-    assert calls[-1] == ((32, 1024), threads.get_num_threads())
+    nb.matmul(x, big)  # wider than 64 columns: tile_gemm
+    assert calls[-1] == ("tile", (32, 1024), threads.get_num_threads())
     nb.matmul(x[:, :64], x[:, :64].T.copy())  # 65 k multiply-adds: below the tiles' threshold
     assert len(calls) == 3
 

@@ -141,7 +141,8 @@ def _tile_product(a: np.ndarray, b: np.ndarray, out: np.ndarray | None, macs: in
         b = np.ascontiguousarray(b) if bt is None else bt
     parts = threads.get_num_threads() if macs >= TILE_PARALLEL_MIN_MACS else 1
     if b.shape[1] <= SKINNY_MAX_COLS and a.shape[0] >= _skinny.MIN_ROWS:
-        res = _skinny.matmul(a, b, out, parts, SKINNY_KC if a.shape[0] <= SKINNY_FEW_ROWS else 0)
+        few = a.shape[0] <= SKINNY_FEW_ROWS  # few rows: threads split K, not rows
+        res = _skinny.matmul(a, b, out, parts, SKINNY_KC if few else 0, by_k=few)
         if res is not None:
             return res
     return _tile.matmul(a, b, out, parts)

@@ -80,9 +80,9 @@ def tile(typingctx, mr_t, nv_t, acc_t, a, a0, sam, sak, b, b0, ldb, k, c, c0, ld
         # Accumulators as stack slots: LLVM's mem2reg turns them into loop-carried registers.
         acc = [[cgutils.alloca_once_value(builder, c_load(r, v)) for v in range(nv)] for r in range(mr)]
         rows_a = [builder.mul(samv, ir.Constant(I64, r)) for r in range(mr)]
-        with cgutils.for_range(builder, kv) as loop:
-            ao = builder.add(a0v, builder.mul(loop.index, sakv))
-            bo = builder.add(b0v, builder.mul(loop.index, ldbv))
+        def step(kidx):  # one k: NV vectors of B's row, MR broadcasts of A's column, MR*NV FMAs
+            ao = builder.add(a0v, builder.mul(kidx, sakv))
+            bo = builder.add(b0v, builder.mul(kidx, ldbv))
             ys = []
             for v in range(nv):
                 ptr = vec(at(bp, bo, const[v]))
@@ -92,6 +92,16 @@ def tile(typingctx, mr_t, nv_t, acc_t, a, a0, sam, sak, b, b0, ldb, k, c, c0, ld
                 x = e.splat(builder.load(at(ap, ao, rows_a[r])), VF)
                 for v in range(nv):
                     builder.store(builder.call(fma, [x, ys[v], builder.load(acc[r][v])]), acc[r][v])
+
+        # two k per trip: a short K (the weight gradient's batch of 32) then costs half the loop
+        # branches, and the loop's exit is predicted from a shorter count
+        one = ir.Constant(I64, 1)
+        with cgutils.for_range(builder, builder.ashr(kv, one)) as loop:
+            k2 = builder.shl(loop.index, one)
+            step(k2)
+            step(builder.add(k2, one))
+        with builder.if_then(builder.trunc(kv, ir.IntType(1))):
+            step(builder.sub(kv, one))
         for r in range(mr):
             for v in range(nv):
                 val = builder.load(acc[r][v])
