@@ -115,12 +115,13 @@ class TinygradTrainer:
 
 
 class JitTrainer(TinygradTrainer):
-    """TinygradTrainer's step captured by tinygrad5.jit (replayed from the third call on); the loss's
-    item() is read outside the captured function, where a replay returns the loss tensor."""
+    """TinygradTrainer's step captured by tinygrad5.jit (replayed from the third call on; an epoch's
+    last, smaller batch has a capture of its own); the loss's item() is read outside the captured
+    function, where a replay returns the loss tensor."""
 
     def __init__(self, w: Workload, weights: dict[str, np.ndarray]) -> None:
         super().__init__(w, weights)
-        self._captured = self.tg.jit(self._train)
+        self._captured = self.tg.jit(self._train, captures=2)
 
     def _train(self, xb: Any, yb: Any) -> Any:
         out = self.net(xb)
@@ -133,7 +134,7 @@ class JitTrainer(TinygradTrainer):
         return loss
 
     def step(self, x: np.ndarray, y: np.ndarray) -> float:
-        """One SGD step (replayed once captured); an epoch's last, smaller batch runs eagerly."""
+        """One SGD step (replayed once captured)."""
         return self._captured(self.tg.Tensor(x), self.tg.Tensor(y)).item()
 
 

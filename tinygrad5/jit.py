@@ -2,16 +2,33 @@
 
 In the spirit of tinygrad's TinyJit and CUDA graphs. The first two calls run eagerly and are
 recorded (jit_tape.py): every op's forward, the engine's backward (each node's backward, broadcast
-reductions, gradient sums, handing gradients to the leaves) and the optimizer's `zero_grad`/`step`,
-as a flat tape over the arrays they read and write. When the two recordings agree, later calls
-with the same arguments (shapes, dtypes, Python values), model arrays, module modes, backend,
-thread count and grad mode replay the tape: the same Function bodies run on the new input arrays,
-so the results are eager's bit for bit, without Tensors, graph links, argument checks, the
-engine's heap or Python's module calls. Random ops (dropout) draw from the global generator inside
-their forward, so each replay draws fresh numbers.
+reductions, gradient sums, handing gradients to the leaves) and the optimizer's `zero_grad`/`step`.
+When the two recordings agree, later calls with the same arguments (shapes, dtypes, Python
+values), model arrays, module modes, backend, thread count and grad mode replay the second one.
+
+How a replay runs: on static buffers. The recording ran on copies of the inputs, and every array
+it made is kept; a replay copies the new inputs into those copies, then runs the tape, whose
+entries write the step's new values into the very arrays the recording made. So every array of
+the recording, and every view of one (`x.T`, a reshape, an op's saved arrays), holds this step's
+values once its entry has run, and an entry needs no lookup of where its arguments are:
+  - kernel level (jit_calls.py): while recording, `backend.current()` hands the ops a recording
+    proxy (the one hook; ops and optimizers stay as they are), so an op whose body only calls the
+    backend replays as those calls, e.g. `linear_forward(x, w, b, "sigmoid")` and the two products
+    of its backward: no Function, Tensor, graph link, argument check or engine heap. A call that
+    takes `out=` writes the recorded array (checked bit for bit once, at record time); another
+    call's fresh result is copied into it;
+  - Function level: an op whose body does numpy work of its own (the losses' reductions, dropout's
+    draw) or keeps what the recorder cannot see into (the convolutions' caches) runs its
+    forward/backward on the static arrays and its result is copied into place. Dropout therefore
+    draws fresh numbers from the global generator on every replay;
+  - the engine's numpy work (broadcast sums, casts, gradient sums) into fixed arrays, and the
+    optimizer's `step`/`zero_grad` as calls (a scheduler's new learning rate and Adam's step count
+    are read each replay).
+The results are eager's bit for bit: the same functions run on the same values in the same order.
 
 What falls back to eager, with one warning per reason (JitWarning) saying why:
-  - arguments of other shapes, dtypes or values (e.g. an epoch's last, smaller batch): that call;
+  - arguments of other shapes, dtypes or values (e.g. an epoch's last, smaller batch): that call
+    (`jit(fn, captures=2)` gives a second shape its own capture instead);
   - another backend, thread count or grad mode, or a module switched between train() and eval():
     that call;
   - a parameter (or other tensor the step reads) given a new array, e.g. by load_state_dict: that
@@ -21,9 +38,10 @@ What falls back to eager, with one warning per reason (JitWarning) saying why:
     scheduler, reads arrays made outside the ops, calls backward with an explicit gradient, or
     records differently twice (a Python branch on changing state): every call, from then on.
 
-A replay returns what the step returned, with each tensor detached (no graph; `.grad` of
-parameters is set as eager sets it). Python side effects of the step (appending to a list,
-counters) happen only in the eager calls.
+A replay returns what the step returned, each tensor a fresh copy of its buffer (no graph; a caller
+holding last step's loss keeps its value). After a replay each parameter's `.grad` holds the
+step's gradient in a fixed buffer, the same Tensor every step (as torch keeps `.grad`'s buffer).
+Python side effects of the step (appending to a list, counters) happen only in the eager calls.
 """
 from __future__ import annotations
 
