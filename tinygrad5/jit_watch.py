@@ -21,8 +21,8 @@ from .optim.lr_scheduler import LRScheduler
 from .optim.optimizer import Optimizer
 from .tensor import Tensor
 
-_t = sys.modules[Tensor.__module__]
-_backend = importlib.import_module("tinygrad5.backend")  # the package's name `backend` is a context manager  # the engine's module (the package's name `tensor` is a factory)
+_t = sys.modules[Tensor.__module__]  # the engine's module (the package's name `tensor` is a factory)
+_backend = importlib.import_module("tinygrad5.backend")  # likewise: `backend` is a context manager
 
 _DATA, _GRAD = Tensor.__dict__["data"], Tensor.__dict__["grad"]
 # modules whose reads of `.data` feed recorded ops (or only look at shapes): not value reads
