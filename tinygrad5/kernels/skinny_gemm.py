@@ -3,20 +3,30 @@
 Why.  The MLP (1024-64-36, batch 32) and the autoencoder (1024-32-32-32-1024, batch 36) spend most
 of a step in two kinds of product: a few rows times a tall weight (x @ W.T: 32x1024 @ 1024x64) and
 a tall result over a short K (the weight gradient x.T @ g: 1024x32 @ 32x64).  tile_gemm runs both
-from 4x4 register tiles; here the tiles are sized per shape and the long K is blocked:
-- a 64-wide tile holds 6 rows (24 accumulators of the 32 zmm registers; tile_gemm keeps 4 for its
-  other callers), halving the number of times B's rows are read per row of A;
-- with few rows and a long K, K runs in blocks of KC rows of B, so the block (KC x 64 floats) is
-  read from L2 once and then from L1 by every row tile (tile_gemm streams all of B, 256 KB, from
-  L2 for each row tile);
-- parallel: the two threads take K halves of the product (few rows, long K: each reads half of B
-  and the halves are summed) or row ranges (many rows), so each core reads only what it needs.
+from 4-row register tiles (4x4 vectors at 64 columns, 8x2 at 32); here the tiles are sized per
+shape and a long K is blocked:
+- tall tiles: 24 of the 32 zmm registers hold C (6 rows x 4 vectors, 8x3, 12x2, 12x1), so B's
+  rows are loaded once per 6 or 12 rows of A instead of once per 4 or 8;
+- with few rows and a long K, K runs in blocks of kc rows of B, so a block (128 x 64 floats,
+  32 KB) comes from L2 once and from L1 for every other row tile (tile_gemm streams all of B,
+  256 KB, from L2 for each row tile);
+- the k loop takes two k per trip: at K = 32 (the batch) a tile's loop is short, and its
+  branches and exit are a visible part of it.
+Measured on the 2-core Xeon (AVX-512, ~3.7 GHz, 2 FMA units: ~235 GFLOP/s a core), serial,
+fastest of interleaved rounds under load ~3: 36x1024@1024x32 19.0 -> 14.1 us, 32x1024@1024x64
+26.5 -> 24.3, 1024x32@32x64 30.2 -> 28.0, 1024x36@36x32 17.2 -> 16.2 (benchmarks/kernels.py,
+"dense steps' products", for medians).  Threads split K (few rows: each reads half of B, the
+halves summed after) or rows; the backend uses them only from tile_gemm's threshold (8 M
+multiply-adds): on these 2-vCPU VMs a parallel launch waits for a worker that another process
+may hold (MLP step 181 -> 253 us with both products on 2 threads, machine shared).
 
 How.  `tile` is tile_gemm's register tile with one more compile-time switch: ACC=1 loads C and
 adds to it instead of starting from zero (the K blocks after the first).  A row tile that would
 run past M moves back to end at row M, recomputing a few rows; with K blocks that would add a
-block twice, so K is blocked only when the chosen tile height divides M.  Each element of C is a
-k-ordered chain of FMAs per K block, the blocks added in order (K halves: summed once at the end).
+block twice, so K is blocked only when the tile height divides M.  Each element of C is the same
+k-ordered chain of FMAs as in tile_gemm (a K block stores and reloads the exact float32 value),
+whatever the tiles, K blocks or row split: results are bit-identical to tile_gemm's.  The K split
+sums its halves once at the end (another order of the same sum).
 """
 from __future__ import annotations
 
