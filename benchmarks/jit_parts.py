@@ -12,7 +12,8 @@ The breakdown times each part of a replay on its own (perf_counter around each p
                the convolutions with theirs);
   elementwise  the other backend calls (bias/activation gradients, ReLU, pooling, softmax-xent);
   copies       copying fresh call results into the replay's fixed arrays, and the input batch in;
-  ops' numpy   ops replayed whole (their body does numpy work of its own: the losses' reductions);
+  ops' numpy   ops replayed whole (their body does numpy work of its own: the losses' reductions),
+               less the backend calls they make (counted above);
   engine       the seed, broadcast sums and handing gradients to the leaves;
   update       the optimizer's step (zero_grad is counted under engine);
   Python       what is left: the replay wall time minus the parts (the tape loop, call overhead).
@@ -64,34 +65,73 @@ def _time_block(fn, batches: list, steps: int) -> float:
     return (time.perf_counter() - t0) / steps
 
 
+class _TimedBackend:
+    """The backend, each call timed into products or elementwise while `on` (Function-level entries
+    call the backend through backend.current(): their kernels count as kernels, not as numpy)."""
+
+    def __init__(self, module, acc: dict) -> None:
+        self._m, self._acc, self.on, self.inner = module, acc, False, 0.0
+
+    def __getattr__(self, name: str):
+        fn = getattr(self._m, name)
+        if not callable(fn) or not self.on:
+            return fn
+        part = "products" if name in PRODUCTS else "elementwise"
+
+        def timed(*args, **kwargs):
+            t0 = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                dt = time.perf_counter() - t0
+                self._acc[part] += dt
+                self.inner += dt
+        return timed
+
+
 def _parts(cap, flat: list, reps: int) -> dict[str, float]:
     """Median seconds per replay of each part (see the module docstring)."""
+    import importlib
+    B = importlib.import_module("tinygrad5.backend")
     samples: dict[str, list[float]] = {}
     pc = time.perf_counter
-    for _ in range(reps):
-        acc = dict.fromkeys(("products", "elementwise", "copies", "ops' numpy", "engine", "update"), 0.0)
-        t0 = pc()
-        for buf, x in zip(cap.inputs, flat):
-            np.copyto(buf, x.data)
-        acc["copies"] += pc() - t0
-        for run in cap.tape:
-            kind = getattr(run, "kind", "engine")
-            if kind != "calls":
-                t0 = pc()
-                run(flat)
-                acc[{"op": "ops' numpy", "update": "update"}.get(kind, "engine")] += pc() - t0
-                continue
-            for fn, args, kwargs, copies in run.steps:
-                t0 = pc()
-                res = fn(*args, **kwargs)
-                t1 = pc()
-                acc["products" if fn.__name__ in PRODUCTS else "elementwise"] += t1 - t0
-                if copies:
-                    for path, dest in copies:
-                        np.copyto(dest, take(res, path))
-                    acc["copies"] += pc() - t1
-        for k, v in acc.items():
-            samples.setdefault(k, []).append(v)
+    current = B.current
+    try:
+        for _ in range(reps):
+            acc = dict.fromkeys(("products", "elementwise", "copies", "ops' numpy", "engine", "update"), 0.0)
+            timed = _TimedBackend(current(), acc)
+            B.current = lambda: timed
+            t0 = pc()
+            for buf, x in zip(cap.inputs, flat):
+                np.copyto(buf, x.data)
+            acc["copies"] += pc() - t0
+            for run in cap.tape:
+                kind = getattr(run, "kind", "engine")
+                if kind == "op":
+                    timed.on, timed.inner = True, 0.0
+                    t0 = pc()
+                    run(flat)
+                    acc["ops' numpy"] += pc() - t0 - timed.inner
+                    timed.on = False
+                    continue
+                if kind != "calls":
+                    t0 = pc()
+                    run(flat)
+                    acc["update" if kind == "update" else "engine"] += pc() - t0
+                    continue
+                for fn, args, kwargs, copies in run.steps:
+                    t0 = pc()
+                    res = fn(*args, **kwargs)
+                    t1 = pc()
+                    acc["products" if fn.__name__ in PRODUCTS else "elementwise"] += t1 - t0
+                    if copies:
+                        for path, dest in copies:
+                            np.copyto(dest, take(res, path))
+                        acc["copies"] += pc() - t1
+            for k, v in acc.items():
+                samples.setdefault(k, []).append(v)
+    finally:
+        B.current = current
     return {k: statistics.median(v) for k, v in samples.items()}
 
 
