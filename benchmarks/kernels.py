@@ -33,7 +33,6 @@ import tinygrad5.kernels as K  # noqa: E402
 from tinygrad5 import threads  # noqa: E402
 from tinygrad5.backends import numba_backend as nb  # noqa: E402
 from tinygrad5.kernels import tile_gemm  # noqa: E402
-from tinygrad5.kernels.bias_act import transpose_add_bias  # noqa: E402
 from tinygrad5.kernels.blas_split import matmul_split  # noqa: E402
 
 try:
@@ -162,27 +161,37 @@ def _dense_products(rng: np.random.Generator) -> list[tuple[str, np.ndarray, np.
             ("AE dec dx: g @ W", gd, d4, False), ("AE dec dW: g.T @ h", gd.T, he, False)]
 
 
+def _without_skinny(a: np.ndarray, b: np.ndarray, out: np.ndarray | None) -> np.ndarray:
+    """The backend's matmul as it was before kernels.skinny_gemm (its tile_gemm path)."""
+    saved, nb.SKINNY_MAX_COLS = nb.SKINNY_MAX_COLS, -1
+    try:
+        return nb.matmul(a, b, out=out)
+    finally:
+        nb.SKINNY_MAX_COLS = saved
+
+
 def dense_section(rounds: int) -> list[str]:
     """Microseconds per product of the MLP and autoencoder steps: the backend now, its previous
-    path (tile_gemm, 4-row tiles, whole K), OpenBLAS on 1 thread and torch."""
-    rows = ["| product | M x K @ K x N | backend (path) | before: tile | OpenBLAS 1 thr | torch | "
-            "backend / torch | backend / before |", "|---|---|---|---|---|---|---|---|"]
+    path (tile_gemm: 4-row tiles, whole K), OpenBLAS on 1 thread and torch on 1 and 2 (on a
+    shared machine torch's 2 spinning threads can take milliseconds: see the load line)."""
+    rows = ["| product | M x K @ K x N | backend (path) | before: tile | OpenBLAS 1 thr | torch 1 thr | torch 2 thr | "
+            "backend / torch 1 | backend / torch 2 | backend / before |", "|---|---|---|---|---|---|---|---|---|---|"]
     for label, a, b, col_major in _dense_products(np.random.default_rng(3)):
         (m, k), n = a.shape, b.shape[1]
         out = np.empty((n, m), np.float32, order="F").T if col_major else None
-        # the previous path: a column-major b transposed by the bias pass, then tile_gemm
-        b_rows = (lambda: b) if b.flags.c_contiguous else (lambda: transpose_add_bias(b.T, None))
         cont = {"backend": (lambda: nb.matmul(a, b, out=out), False, {}),
                 "blas1": (lambda: np.matmul(a, b), False, {})}
         old = m * n * k >= nb.TILE_MIN_MACS and nb.use_tile(m, n, k)
         if old:
-            cont["tile"] = (lambda: tile_gemm.matmul(a, b_rows(), out, 1), False, {})
+            cont["tile"] = (lambda: _without_skinny(a, b, out), False, {})
         if torch is not None:
             ta, tb = torch.from_numpy(a), torch.from_numpy(b)
-            cont["torch"] = (lambda: torch.mm(ta, tb), True, {})
+            cont["torch"] = (lambda: torch.mm(ta, tb), True, {"torch_threads": 2})
+            cont["torch1"] = (lambda: torch.mm(ta, tb), False, {"torch_threads": 1})
         t = {key: v * 1e6 for key, v in interleave(cont, int(np.clip(2e7 / (m * n * k), 50, 1000)), rounds).items()}
         path = ("skinny" if old and n <= nb.SKINNY_MAX_COLS else "tile" if old else "BLAS")
-        torch_t, vs_torch = (f"{t['torch']:.1f}", f"{t['backend'] / t['torch']:.2f}") if "torch" in t else ("-", "-")
+        torch_t, vs_torch = ((f"{t['torch1']:.1f} | {t['torch']:.1f}", f"{t['backend'] / t['torch1']:.2f} | "
+                              f"{t['backend'] / t['torch']:.2f}") if "torch" in t else ("- | -", "- | -"))
         before, vs_before = (f"{t['tile']:.1f}", f"{t['backend'] / t['tile']:.2f}") if old else ("(same)", "-")
         rows.append(f"| {label} | {m}x{k} @ {k}x{n} | {t['backend']:.1f} ({path}) | {before} | {t['blas1']:.1f} | "
                     f"{torch_t} | {vs_torch} | {vs_before} |")
