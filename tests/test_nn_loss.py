@@ -67,3 +67,19 @@ def test_dropout2d_zeroes_whole_channels_and_scales():
     assert F.dropout(tg.Tensor(x), 0.5, training=False).data is x
     with pytest.raises(ValueError, match=r"\(N, C, H, W\) or \(C, H, W\)"):
         F.dropout2d(tg.Tensor(x[0, 0, 0]), 0.5)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("target_kind", ["indices", "probabilities"])
+def test_label_smoothing_matches_torch(reduction: str, target_kind: str) -> None:
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(5)
+    z = (rng.normal(size=(7, 5)) * 4).astype(np.float32)
+    z[0, 2] = 60.0  # a row whose other probabilities underflow: the smoothed loss must stay finite
+    y = rng.integers(0, 5, 7)
+    target = y if target_kind == "indices" else rng.dirichlet(np.ones(5), 7).astype(np.float32)
+    ours = nn.CrossEntropyLoss(reduction=reduction, label_smoothing=0.2)
+    theirs = torch.nn.CrossEntropyLoss(reduction=reduction, label_smoothing=0.2)
+    forward_backward_like_torch(lambda t: ours(t, target), lambda t: theirs(t, torch.from_numpy(target)), z, rng,
+                                rtol=1e-5, atol=1e-5)
+

@@ -184,6 +184,27 @@ def test_cross_entropy_gradient_is_probs_minus_target():
     np.testing.assert_allclose(per.data, -np.log(z.softmax().data[np.arange(4), y]), rtol=1e-12)
 
 
+def test_label_smoothing_zero_is_plain_cross_entropy_and_bad_values_are_named() -> None:
+    rng = np.random.default_rng(6)
+    z, y = tg.Tensor(rng.normal(size=(4, 3)).astype(np.float32)), rng.integers(0, 3, 4)
+    assert F.cross_entropy(z, y, label_smoothing=0.0).data.tobytes() == F.cross_entropy(z, y).data.tobytes()
+    zd = z.data.astype(np.float64)
+    logp = zd - zd.max(1, keepdims=True)
+    logp -= np.log(np.exp(logp).sum(1, keepdims=True))
+    want = (0.7 * -logp[np.arange(4), y] + 0.3 * -logp.mean(1)).mean()
+    zt = tg.Tensor(z.data, requires_grad=True)
+    loss = F.cross_entropy(zt, y, label_smoothing=0.3)
+    np.testing.assert_allclose(loss.item(), want, rtol=1e-6)
+    loss.backward()  # softmax minus the smoothed target, over the batch
+    target = 0.7 * np.eye(3)[y] + 0.3 / 3
+    np.testing.assert_allclose(zt.grad.data, (np.exp(logp) - target) / 4, rtol=1e-5, atol=1e-7)
+    for bad in (-0.1, 1.5, "0.1", True):
+        with pytest.raises(ValueError, match="label_smoothing"):
+            F.cross_entropy(z, y, label_smoothing=bad)
+        with pytest.raises(ValueError, match="label_smoothing"):
+            tg.nn.CrossEntropyLoss(label_smoothing=bad)
+
+
 # ---- clear errors -------------------------------------------------------------------------------
 def test_shape_errors_name_both_shapes():
     with pytest.raises(ValueError, match=r"\(2, 3\).*\(4, 5\)"):

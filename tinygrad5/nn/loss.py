@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..ops import cross_entropy, mse_loss, nll_loss
-from ..ops.loss import REDUCTIONS
+from ..ops.loss import REDUCTIONS, check_label_smoothing
 from ..tensor import Tensor
 from .module import Module
 
@@ -18,19 +18,21 @@ def _check(reduction: str) -> str:
 class CrossEntropyLoss(Module):
     """Cross-entropy of softmax(logits) (N, C) against class indices (N,) or one-hot (N, C).
 
-    Takes raw logits, like torch; reduction 'sum' is the homework's summed batch loss.
+    Takes raw logits, like torch; reduction 'sum' is the homework's summed batch loss;
+    label_smoothing mixes the target with the uniform distribution, as torch's does.
     """
 
-    def __init__(self, reduction: str = "mean") -> None:
+    def __init__(self, reduction: str = "mean", label_smoothing: float = 0.0) -> None:
         super().__init__()
         self.reduction = _check(reduction)
+        self.label_smoothing = check_label_smoothing(label_smoothing)
 
     def forward(self, logits: Tensor, target: Any) -> Tensor:
         """A scalar (or (N,) with reduction='none')."""
-        return cross_entropy(logits, target, self.reduction)
+        return cross_entropy(logits, target, self.reduction, label_smoothing=self.label_smoothing)
 
     def extra_repr(self) -> str:
-        return f"reduction={self.reduction!r}"
+        return f"reduction={self.reduction!r}" + (f", label_smoothing={self.label_smoothing}" if self.label_smoothing else "")
 
 
 class MSELoss(Module):

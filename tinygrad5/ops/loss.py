@@ -12,18 +12,29 @@ REDUCTIONS = ("mean", "sum", "none")
 
 
 class CrossEntropy(Function):
-    """Softmax + cross-entropy in one op; the gradient is (probs - target) per sample."""
+    """Softmax + cross-entropy in one op; the gradient is (probs - target) per sample.
 
-    def forward(self, logits, labels=None, soft=None, reduction="mean"):
-        n = logits.shape[0]
+    With label smoothing e (torch's definition) the target is (1 - e) * target + e / C: for class
+    indices that is (1 - e) times the fused kernel's loss plus e times the mean over classes of
+    -log p, i.e. logsumexp(z) - mean(z), computed from the logits so that no log of a tiny p is taken.
+    """
+
+    def forward(self, logits, labels=None, soft=None, reduction="mean", smoothing=0.0):
+        n, c = logits.shape
         if labels is not None:
             self.be = _backend.current()
             loss, self.probs = self.be.softmax_cross_entropy_forward(logits, labels)
+            if smoothing:
+                m = logits.max(axis=1, keepdims=True)
+                lse = (m + np.log(np.exp(logits - m).sum(axis=1, keepdims=True)))[:, 0]
+                loss = (loss * (1 - smoothing) + (lse - logits.mean(axis=1)) * smoothing).astype(logits.dtype)
         else:
+            if smoothing:
+                soft = soft * (1 - smoothing) + smoothing / c
             z = logits - logits.max(axis=1, keepdims=True)
             logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
             loss, self.probs = -(soft * logp).sum(axis=1), np.exp(logp)
-        self.labels, self.soft, self.reduction, self.n = labels, soft, reduction, n
+        self.labels, self.soft, self.reduction, self.n, self.smoothing = labels, soft, reduction, n, smoothing
         if reduction == "none":
             return loss
         total = np.add.reduce(loss)
@@ -35,9 +46,22 @@ class CrossEntropy(Function):
             if g.dtype != self.probs.dtype:
                 g = g.astype(self.probs.dtype)
         if self.labels is not None:
-            return self.be.softmax_cross_entropy_backward(self.probs, self.labels, g)
+            grad = self.be.softmax_cross_entropy_backward(self.probs, self.labels, g)
+            e = self.smoothing
+            if e:  # (1 - e)(p - onehot) + e (p - 1/C), the fused kernel giving the first part
+                p = self.probs
+                grad = grad * (1 - e) + (p - 1.0 / p.shape[1]) * (g[:, None] * e)
+                grad = grad.astype(p.dtype, copy=False)
+            return grad
         t = self.soft
         return (self.probs * t.sum(axis=1, keepdims=True) - t) * g[:, None]
+
+
+def check_label_smoothing(e: Any) -> float:
+    """e as a float, or a ValueError when it is not a number in [0, 1] (torch's rule)."""
+    if isinstance(e, bool) or not isinstance(e, (int, float, np.floating, np.integer)) or not 0.0 <= e <= 1.0:
+        raise ValueError(f"cross_entropy: label_smoothing must be a float in [0, 1], got {e!r}")
+    return float(e)
 
 
 def _check_reduction(reduction: str) -> None:
@@ -45,12 +69,14 @@ def _check_reduction(reduction: str) -> None:
         raise ValueError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
 
 
-def cross_entropy(logits: Tensor, target: Any, reduction: str = "mean") -> Tensor:
+def cross_entropy(logits: Tensor, target: Any, reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
     """Cross-entropy of softmax(logits) (N, C) against class indices (N,) or one-hot/probabilities (N, C).
 
-    The target carries no gradient.
+    label_smoothing e mixes the target with the uniform distribution, (1 - e) * target + e / C, as
+    torch does. The target carries no gradient.
     """
     _check_reduction(reduction)
+    e = check_label_smoothing(label_smoothing)
     logits = as_tensor(logits)
     t = target.data if isinstance(target, Tensor) else np.asarray(target)
     if logits.ndim != 2:
@@ -69,11 +95,11 @@ def cross_entropy(logits: Tensor, target: Any, reduction: str = "mean") -> Tenso
         if t.dtype.kind == "u" and t.size and t.max() >= c:  # before int64 turns 2**63 negative
             raise ValueError(f"cross_entropy: label {t[t >= c][0]} is out of range for {c} classes")
         # the backend checks the range inside its forward pass (ValueError naming the label)
-        return CrossEntropy.apply(logits, labels=t.astype(np.int64, copy=False), reduction=reduction)
+        return CrossEntropy.apply(logits, labels=t.astype(np.int64, copy=False), reduction=reduction, smoothing=e)
     if t.shape != logits.shape:
         raise ValueError(f"cross_entropy target must be class indices of shape ({n},) or one-hot of "
                          f"shape {logits.shape}, got shape {t.shape} dtype {t.dtype}")
-    return CrossEntropy.apply(logits, soft=t.astype(logits.dtype, copy=False), reduction=reduction)
+    return CrossEntropy.apply(logits, soft=t.astype(logits.dtype, copy=False), reduction=reduction, smoothing=e)
 
 
 # Up to this many elements a summed squared error is one BLAS dot (no squares array; 36x1024: 15 ->
