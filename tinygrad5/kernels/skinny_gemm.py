@@ -3,22 +3,24 @@
 Why.  The MLP (1024-64-36, batch 32) and the autoencoder (1024-32-32-32-1024, batch 36) spend most
 of a step in two kinds of product: a few rows times a tall weight (x @ W.T: 32x1024 @ 1024x64) and
 a tall result over a short K (the weight gradient x.T @ g: 1024x32 @ 32x64).  tile_gemm runs both
-from 4-row register tiles (4x4 vectors at 64 columns, 8x2 at 32); here the tiles are sized per
-shape and a long K is blocked:
+from its 4x4, 5x3 and 6x2/8x2 register tiles (rows x 16-lane vectors); here the tiles are taller
+and a long K is blocked:
 - tall tiles: 24 of the 32 zmm registers hold C (6 rows x 4 vectors, 8x3, 12x2, 12x1), so B's
-  rows are loaded once per 6 or 12 rows of A instead of once per 4 or 8;
+  rows are loaded once per 6, 8 or 12 rows of A instead of once per 4 to 8;
 - with few rows and a long K, K runs in blocks of kc rows of B, so a block (128 x 64 floats,
   32 KB) comes from L2 once and from L1 for every other row tile (tile_gemm streams all of B,
   256 KB, from L2 for each row tile);
 - the k loop takes two k per trip: at K = 32 (the batch) a tile's loop is short, and its
-  branches and exit are a visible part of it.
-Measured on the 2-core Xeon (AVX-512, ~3.7 GHz, 2 FMA units: ~235 GFLOP/s a core), serial,
-fastest of interleaved rounds under load ~3: 36x1024@1024x32 19.0 -> 14.1 us, 32x1024@1024x64
-26.5 -> 24.3, 1024x32@32x64 30.2 -> 28.0, 1024x36@36x32 17.2 -> 16.2 (benchmarks/kernels.py,
-"dense steps' products", for medians).  Threads split K (few rows: each reads half of B, the
-halves summed after) or rows; the backend uses them only from tile_gemm's threshold (8 M
-multiply-adds): on these 2-vCPU VMs a parallel launch waits for a worker that another process
-may hold (MLP step 181 -> 253 us with both products on 2 threads, machine shared).
+  branches and exit are a visible part of it;
+- a full last vector is passed as a constant, so its loads and stores lose their masks.
+Measured on the 2-core Xeon (AVX-512, ~3.7 GHz, 2 FMA units: ~235 GFLOP/s a core), serial, 10th
+percentile of 80 interleaved rounds, load ~3 (tile_gemm as it was -> here): 32x1024 @ 1024x64
+26.6 -> 23.7 us, 36x1024 @ 1024x32 21.6 -> 15.1, 1024x32 @ 32x64 30.7 -> 27.2, 1024x36 @ 36x32
+19.4 -> 16.9, 1024x32 @ 32x36 22.6 -> 20.3 (benchmarks/kernels.py, "dense steps' products", for
+medians).  Threads split K (few rows: each reads half of B, the halves summed after) or rows;
+the backend uses them only from tile_gemm's threshold (8 M multiply-adds): on these 2-vCPU VMs a
+parallel launch waits for a worker that another process may hold (MLP step, eager, load ~3:
+181 -> 253 us with both big products on 2 threads).
 
 How.  `tile` is tile_gemm's register tile with one more compile-time switch: ACC=1 loads C and
 adds to it instead of starting from zero (the K blocks after the first).  A row tile that would
