@@ -1,6 +1,6 @@
 """Homework Q6.1.2: a LeNet-style ConvNet on NIST36 (generated look-alike data by default).
 
-    python examples/convnet_nist36.py            # 30 epochs, batch 32, SGD lr 1e-2 momentum 0.9
+    python examples/convnet_nist36.py            # 30 epochs, batch 32, SGD lr 1e-2 momentum 0.9, label smoothing 0.1
     python examples/convnet_nist36.py --optimizer adam --lr 1e-3
     python examples/convnet_nist36.py --augment none      # the data as they are (default: strong)
     mpiexec -n 2 python examples/convnet_nist36.py --distributed   # data-parallel, the same global batch of 32
@@ -27,17 +27,22 @@ import plots
 import tinygrad5 as tg
 
 AUGMENT = "strong"  # the default of --augment (training-time augmentation, common.AUGMENT_HELP)
+# The default of --label-smoothing. Trained on generated letters and read on real ones, 0.1 read 91.7% of the
+# dev set's tuning half against 88.9% without it and 90.6% with 0.2 (means of 3 seeds; README).
+LABEL_SMOOTHING = 0.1
 
 
 def train(model: tg.nn.Module, optimizer: tg.optim.Optimizer, splits: dict, epochs: int, batch_size: int,
           seed: int, shape: tuple[int, ...] = models.INPUT_SHAPES["convnet"], augment: str = "none",
-          progress: bool = True, label: str = "convnet", jit: bool = True) -> dict[str, list[float]]:
+          progress: bool = True, label: str = "convnet", jit: bool = True,
+          label_smoothing: float = 0.0) -> dict[str, list[float]]:
     """Per epoch a fresh random partition into batches, one optimizer step on each batch's mean loss.
 
     The mean, unlike the MLP's summed loss, keeps the rate independent of the batch size. Rows are
     reshaped to `shape` (any classifier of models.py trains here). Under --distributed each rank takes
     its share of every batch. Returns per-epoch train/valid loss and accuracy, and seconds per epoch.
-    `jit`: replay the captured step.
+    `jit`: replay the captured step. `label_smoothing`: as torch's cross_entropy (the train loss logged is
+    the smoothed one).
     """
     x, y = splits["train"]
     loader = distributed.loader(x.reshape((len(x),) + shape[1:]), y, batch_size=batch_size, seed=seed,
@@ -47,7 +52,8 @@ def train(model: tg.nn.Module, optimizer: tg.optim.Optimizer, splits: dict, epoc
 
     def train_step(xb: tg.Tensor, yb: tg.Tensor) -> tuple[tg.Tensor, tg.Tensor]:
         logits = model(xb)
-        loss = tg.cross_entropy(logits, yb, reduction="mean")  # DDP's average over ranks keeps it the mean
+        # the mean: DDP's average over ranks keeps it the mean
+        loss = tg.cross_entropy(logits, yb, reduction="mean", label_smoothing=label_smoothing)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -80,6 +86,8 @@ def main(argv: list[str] | None = None) -> None:
     def extra(p):
         p.add_argument("--optimizer", choices=["sgd", "adam"], default="sgd")
         p.add_argument("--momentum", type=float, default=0.9, help="SGD momentum")
+        p.add_argument("--label-smoothing", type=float, default=LABEL_SMOOTHING,
+                       help=f"mix the targets with the uniform distribution (default {LABEL_SMOOTHING}; 0 for none)")
         p.add_argument("--mlp-history", type=Path, default=Path("runs/mlp/history.json"))
     args = common.parse_args("convnet", __doc__.splitlines()[0], epochs=30, batch_size=32, lr=1e-2,
                              extra=extra, argv=argv, augment=AUGMENT)
@@ -94,7 +102,7 @@ def main(argv: list[str] | None = None) -> None:
     else:
         opt = tg.optim.SGD(model.parameters(), lr=args.lr, momentum=args.momentum)
     hist = train(model, opt, args.splits, args.epochs, args.batch_size, args.seed, shape, args.augment,
-                 progress=not args.no_progress, jit=not args.no_jit)
+                 progress=not args.no_progress, jit=not args.no_jit, label_smoothing=args.label_smoothing)
     mlp_curve = mlp_valid_curve(args)  # before rank 0 goes its own way: every rank trains
     if not distributed.is_main():
         return  # rank 0 alone logs, plots and saves
