@@ -293,3 +293,19 @@ def test_a_second_capture_takes_the_last_smaller_batch_without_warning() -> None
     assert len(msgs) == 1 and "new argument shapes" in msgs[0]
     with pytest.raises(ValueError, match="captures"):
         tg.jit(ref, captures=0)
+
+
+def test_backward_seed_is_refilled_not_the_last_nodes_gradient() -> None:
+    """The seed's entry once filled whatever `g` last named (here the sum's read-only broadcast)."""
+    w = tg.Tensor(np.arange(8, dtype=np.float32).reshape(2, 4), requires_grad=True)
+
+    def f(x: tg.Tensor) -> tg.Tensor:
+        loss = (x * w).sum()
+        loss.backward()
+        return loss
+    step = tg.jit(f)
+    for i in range(4):
+        w.grad = None
+        step(tg.Tensor(np.full((2, 4), float(i), np.float32)))
+        assert _same(w.grad.data, np.full((2, 4), float(i), np.float32))
+    assert step.replays == 2

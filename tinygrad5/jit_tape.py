@@ -152,8 +152,8 @@ class Recorder:
             return False
         data = _DATA.__get__(root_t, Tensor)
         g = np.array(1, data.dtype) if data.shape == () else np.ones(data.shape, data.dtype)
-        gs = self._slot(g)
-        self.tape.append(_tag(lambda flat: g.fill(1), "engine"))  # ops should not write their gradient: be sure
+        gs, seed = self._slot(g), g  # `g` is rebound below: the entry must keep the seed itself
+        self.tape.append(_tag(lambda flat: seed.fill(1), "engine"))  # ops should not write their gradient: be sure
         self.sig.append(("seed", gs, data.shape, data.dtype.str))
         grads: dict[int, np.ndarray] = {id(root_t): g}
         heap = [(-ctx.seq, id(root_t), root_t)]
