@@ -152,6 +152,7 @@ class Recorder:
             return False
         data = _DATA.__get__(root_t, Tensor)
         g = np.array(1, data.dtype) if data.shape == () else np.ones(data.shape, data.dtype)
+        at = len(self.tape)  # where _leaves puts its entry that runs before any gradient is remade
         gs, seed = self._slot(g), g  # `g` is rebound below: the entry must keep the seed itself
         self.tape.append(_tag(lambda flat: seed.fill(1), "engine"))  # ops should not write their gradient: be sure
         self.sig.append(("seed", gs, data.shape, data.dtype.str))
@@ -185,7 +186,7 @@ class Recorder:
                     heapq.heappush(heap, (-p._ctx.seq, key, p))
             if not retain_graph and id(ctx) not in self.kept:
                 ctx.release()
-        self._leaves(leaves, grads)
+        self._leaves(leaves, grads, at)
         return True
 
     def _node(self, ctx: Any, g: np.ndarray, retain: bool) -> tuple:
@@ -226,7 +227,7 @@ class Recorder:
         self.sig.append(("add", i, j, o))
         return out
 
-    def _leaves(self, leaves: list[Tensor], grads: dict[int, np.ndarray]) -> None:
+    def _leaves(self, leaves: list[Tensor], grads: dict[int, np.ndarray], at: int) -> None:
         """Hand the gradients to the leaves (the engine's own function, at replay too)."""
         if any(getattr(t, "_post_acc_hooks", None) for t in leaves):
             self.fail("unsupported", "a leaf has a post-accumulate-grad hook (e.g. DistributedDataParallel)")
@@ -248,6 +249,11 @@ class Recorder:
         same = (fresh and all(r[0] == "model" for r in refs)
                 and all(t.grad.data is a for t, a in zip(leaves, arrays)))
         given = [t.grad for t in leaves] if same else None
+        if not same:  # a .grad a caller may hold past the next call: not a static buffer
+            for t, a in zip(leaves, arrays):
+                if _DATA.__get__(t.grad, Tensor) is a:
+                    t.grad = Tensor._make(a.copy())
+        self.tape.insert(at, _tag(_detach_grads(refs, arrays), "engine"))
         self.tape.append(_tag(_give(refs, arrays, given), "engine"))
 
     def method_call(self, obj: Any, fn: Callable, args: tuple, kwargs: dict) -> Any:
@@ -296,6 +302,25 @@ def _backward(holder: list | None, ctx: Any, g: np.ndarray, single: bool, copies
     return run
 
 
+def _leaf(ref: tuple[str, Any], flat: list) -> Tensor:
+    return flat[ref[1]] if ref[0] == "in" else ref[1]
+
+
+def _detach_grads(refs: list[tuple[str, Any]], arrays: list[np.ndarray]) -> Callable:
+    """Before the backward's entries remake the gradients: a leaf whose .grad still is a static
+    gradient buffer (no zero_grad since the last call: gradient accumulation) gets a copy of it,
+    since this call adds to those values and its entries overwrite the buffer first."""
+    static = {id(a) for a in arrays}
+
+    def run(flat: list) -> None:
+        for r in refs:
+            t = _leaf(r, flat)
+            g = t.grad
+            if g is not None and id(_DATA.__get__(g, Tensor)) in static:
+                t.grad = Tensor._make(_DATA.__get__(g, Tensor).copy())
+    return run
+
+
 def _give(refs: list[tuple[str, Any]], arrays: list[np.ndarray], given: list[Tensor] | None) -> Callable:
     fast = list(zip([r[1] for r in refs], given)) if given is not None else None
 
@@ -304,6 +329,7 @@ def _give(refs: list[tuple[str, Any]], arrays: list[np.ndarray], given: list[Ten
             for t, g in fast:
                 t.grad = g
             return
-        leaves = [flat[r[1]] if r[0] == "in" else r[1] for r in refs]
-        _t._give_to_leaves(leaves, {id(t): a for t, a in zip(leaves, arrays)})
+        leaves = [_leaf(r, flat) for r in refs]
+        # a new .grad gets a copy: the next replay overwrites the static buffer (eager's is fresh)
+        _t._give_to_leaves(leaves, {id(t): a if t.grad is not None else a.copy() for t, a in zip(leaves, arrays)})
     return run
