@@ -42,21 +42,6 @@ PRODUCTS = ("matmul", "linear_forward", "conv2d_forward", "conv2d_backward", "co
             "conv2d_relu_pool_backward")
 
 
-def _step_fn(t: C.TinygradTrainer):
-    """The homework step of benchmarks/train.py's tinygrad5 contender, returning the loss tensor."""
-    tg = t.tg
-
-    def step(xb, yb):
-        out = t.net(xb)
-        loss = (tg.mse_loss(out, xb, reduction="sum") if t.loss == "sse"
-                else tg.cross_entropy(out, yb, reduction=t.loss[3:]))
-        t.opt.zero_grad()
-        loss.backward()
-        t.opt.step()
-        return loss
-    return step
-
-
 def _time_block(fn, batches: list, steps: int) -> float:
     """Seconds per step over `steps` calls cycling through batches."""
     t0 = time.perf_counter()
@@ -168,7 +153,7 @@ def main(argv: list[str] | None = None) -> None:
         x, y = C.make_data(8 * w.batch)
         batches = [(tg.Tensor(x[i * w.batch:(i + 1) * w.batch].reshape(w.input_shape)),
                     tg.Tensor(y[i * w.batch:(i + 1) * w.batch])) for i in range(8)]
-        eager, jitted = _step_fn(C.TinygradTrainer(w, weights)), tg.jit(_step_fn(C.TinygradTrainer(w, weights)))
+        eager, jitted = C.TinygradTrainer(w, weights)._train, tg.jit(C.TinygradTrainer(w, weights)._train)
         for _ in range(3):
             for b in batches[:2]:
                 eager(*b), jitted(*b)

@@ -9,10 +9,10 @@ matmul dispatch (thresholds measured on the 2-core Zen 4 machines, see BENCHMARK
 float32 2-D products from 1 M multiply-adds run kernels.tile_gemm (full register tiles, nothing
 packed: the MLP's and autoencoder's products on the calling thread, the ConvNet's fully connected
 layers on every core), when b's rows can be read as vectors; those with a result at most 64
-columns wide (the MLP's and autoencoder's) run kernels.skinny_gemm's taller tiles instead.  Smaller products go to OpenBLAS,
-single-threaded under the policy; the rest as before: mid-sized 2-D products as one OpenBLAS call
-per core (kernels.blas_split), large and batched ones our packed GEMM when it can use every core
-and its 6x16 register tiles are well filled, else OpenBLAS.
+columns wide (the MLP's and autoencoder's) run kernels.skinny_gemm's taller tiles instead.
+Smaller products go to OpenBLAS, single-threaded under the policy; the rest as before: mid-sized
+2-D products as one OpenBLAS call per core (kernels.blas_split), large and batched ones our packed
+GEMM when it can use every core and its 6x16 register tiles are well filled, else OpenBLAS.
 """
 from __future__ import annotations
 
