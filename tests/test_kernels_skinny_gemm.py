@@ -26,8 +26,8 @@ def test_matches_numpy_and_tile_gemm_on_every_tile_shape(m, k, n, a_order, kc, b
     got = skinny_gemm.matmul(a, b, kc=kc, bw=bw)
     assert got.shape == (m, n) and got.dtype == np.float32 and got.flags.c_contiguous
     np.testing.assert_allclose(got, a.astype(np.float64) @ b, rtol=1e-5, atol=1e-5 * max(1, k))
-    if m >= tile_gemm.MIN_ROWS:  # each element is the same k-ordered chain of FMAs as tile_gemm's
-        assert np.array_equal(got, tile_gemm.matmul(a, b))
+    # each element is the same k-ordered chain of FMAs as tile_gemm's (MIN_ROWS covers tile_gemm's)
+    assert np.array_equal(got, tile_gemm.matmul(a, b))
     for parts in (2, 3):  # row ranges: still the same chains
         assert np.array_equal(skinny_gemm.matmul(a, b, parts=parts, kc=kc, bw=bw), got)
         # K ranges summed after: another order of the same sum

@@ -39,8 +39,10 @@ What falls back to eager, with one warning per reason (JitWarning) saying why:
     records differently twice (a Python branch on changing state): every call, from then on.
 
 A replay returns what the step returned, each tensor a fresh copy of its buffer (no graph; a caller
-holding last step's loss keeps its value). After a replay each parameter's `.grad` holds the
-step's gradient in a fixed buffer, the same Tensor every step (as torch keeps `.grad`'s buffer).
+holding last step's loss keeps its value). After a replay of a step that calls zero_grad, each
+parameter's `.grad` holds the step's gradient in a fixed buffer, the same Tensor every step (so,
+unlike eager with set_to_none=True, a `.grad` held across calls changes); a `.grad` the step adds
+to (gradient accumulation) or an input's `.grad` is a fresh array, as eager's.
 Python side effects of the step (appending to a list, counters) happen only in the eager calls.
 """
 from __future__ import annotations
@@ -142,8 +144,8 @@ def _mode() -> tuple[str, int, bool]:
 class _Capture:
     """A replayable step: the second recording's tape and what it was recorded under."""
 
-    def __init__(self, rec: Recorder, key: tuple, mode: tuple, spec: Any) -> None:
-        self.key, self.mode, self.spec = key, mode, spec
+    def __init__(self, rec: Recorder, mode: tuple, spec: Any) -> None:
+        self.mode, self.spec = mode, spec
         self.arrays, self.model_slots = rec.arrays, rec.model_slots
         self.tape = rec.tape
         self.inputs = rec.inputs
@@ -265,7 +267,7 @@ class Jit:
             self._first.clear()
             self._warn("changed", why)
             return out
-        self._captures[key] = _Capture(rec, key, mode, spec)
+        self._captures[key] = _Capture(rec, mode, spec)
         return out
 
 
