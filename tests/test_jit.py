@@ -61,6 +61,9 @@ def test_replay_is_bit_identical_to_eager(arch: str, opt_name: str) -> None:
             for (name, p), q in zip(model.named_parameters(), ref_model.parameters()):
                 assert _same(p.data, q.data), f"step {i}: parameter {name} differs from eager"
                 assert _same(p.grad.data, q.grad.data), f"step {i}: gradient of {name} differs from eager"
+                # the layout too: a column-major weight's gradient in C order sends SGD's update and its
+                # momentum buffers to numpy's slow path for good (the ConvNet's step ran 3x slower)
+                assert p.grad.data.strides == q.grad.data.strides, f"step {i}: layout of {name}'s gradient"
     assert jitted.replays == 18  # two recorded calls, then every call replays
 
 

@@ -129,7 +129,7 @@ def _build(spec: Any, arrays: list, model: set[int]) -> Any:
     keeps its value), a parameter's array itself."""
     kind, body = spec
     if kind == "T":
-        return Tensor._make(arrays[body] if body in model else arrays[body].copy())
+        return Tensor._make(arrays[body] if body in model else arrays[body].copy(order="K"))
     if kind == "value":
         return body
     if kind == "dict":
@@ -289,7 +289,7 @@ def _own_outputs(obj: Any, rec: Recorder) -> None:
     if isinstance(obj, Tensor):
         s = rec.slot_of.get(id(obj.data))
         if s is not None and s not in rec.model_slots:
-            obj.data = obj.data.copy()
+            obj.data = obj.data.copy(order="K")
     elif isinstance(obj, (tuple, list)):
         for x in obj:
             _own_outputs(x, rec)

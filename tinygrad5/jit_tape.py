@@ -246,13 +246,13 @@ class Recorder:
         _t._give_to_leaves(leaves, grads)
         # the usual step (zero_grad first, no input wants a gradient): each leaf gets the same
         # Tensor over its fixed gradient array every replay, as torch keeps .grad's buffer
-        same = (fresh and all(r[0] == "model" for r in refs)
-                and all(t.grad.data is a for t, a in zip(leaves, arrays)))
+        # (a gradient the engine handed over as a copy, e.g. of a view, is refilled into that copy)
+        same = fresh and all(r[0] == "model" for r in refs)
         given = [t.grad for t in leaves] if same else None
         if not same:  # a .grad a caller may hold past the next call: not a static buffer
             for t, a in zip(leaves, arrays):
                 if _DATA.__get__(t.grad, Tensor) is a:
-                    t.grad = Tensor._make(a.copy())
+                    t.grad = Tensor._make(a.copy(order="K"))
         self.tape.insert(at, _tag(_detach_grads(refs, arrays), "engine"))
         self.tape.append(_tag(_give(refs, arrays, given), "engine"))
 
@@ -317,19 +317,24 @@ def _detach_grads(refs: list[tuple[str, Any]], arrays: list[np.ndarray]) -> Call
             t = _leaf(r, flat)
             g = t.grad
             if g is not None and id(_DATA.__get__(g, Tensor)) in static:
-                t.grad = Tensor._make(_DATA.__get__(g, Tensor).copy())
+                t.grad = Tensor._make(_DATA.__get__(g, Tensor).copy(order="K"))
     return run
 
 
 def _give(refs: list[tuple[str, Any]], arrays: list[np.ndarray], given: list[Tensor] | None) -> Callable:
     fast = list(zip([r[1] for r in refs], given)) if given is not None else None
+    # leaves whose fixed .grad is the engine's copy of a static array (a view): refilled each replay
+    refill = [(_DATA.__get__(g, Tensor), a) for g, a in zip(given, arrays)
+              if _DATA.__get__(g, Tensor) is not a] if given is not None else []
 
     def run(flat: list) -> None:
         if fast is not None and all(t.grad is None for t, _ in fast):
+            for dest, a in refill:
+                np.copyto(dest, a)
             for t, g in fast:
                 t.grad = g
             return
         leaves = [_leaf(r, flat) for r in refs]
         # a new .grad gets a copy: the next replay overwrites the static buffer (eager's is fresh)
-        _t._give_to_leaves(leaves, {id(t): a if t.grad is not None else a.copy() for t, a in zip(leaves, arrays)})
+        _t._give_to_leaves(leaves, {id(t): a if t.grad is not None else a.copy(order="K") for t, a in zip(leaves, arrays)})
     return run
