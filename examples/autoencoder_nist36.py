@@ -1,7 +1,8 @@
 """Homework Q5: a 1024-32-32-32-1024 autoencoder on NIST36 (generated look-alike data by default).
 
-    python examples/autoencoder_nist36.py        # 100 epochs, batch 36, lr 3e-5, momentum 0.9, lr x0.9 / 20 epochs
-    python examples/autoencoder_nist36.py --augment light   # augmented batches, each its own target
+    python examples/autoencoder_nist36.py        # 200 epochs, batch 12, lr 1e-5, momentum 0.9, lr x0.9 / 20 epochs
+    python examples/autoencoder_nist36.py --batch-size 36 --lr 3e-5 --epochs 100   # the homework's own settings
+    python examples/autoencoder_nist36.py --augment none    # the data as they are (default: light, each its own target)
     mpiexec -n 2 python examples/autoencoder_nist36.py --distributed   # data-parallel, the same global batch
 
 Writes loss.png, reconstructions.png (classes A, B, C, 1, 2: two validation images each beside their
@@ -38,7 +39,11 @@ def reconstruct(model: tg.nn.Module, x: np.ndarray, batch: int = 512) -> np.ndar
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = common.parse_args("autoencoder", __doc__.splitlines()[0], epochs=100, batch_size=36, lr=3e-5,
+    # The homework's rate per image (3e-5 per batch of 36) on batches of 12, for twice its epochs: six times its
+    # updates. Trained on generated letters, real ones read 15.15 dB (dev set's tuning half) against 14.34 with
+    # the homework's settings, 14.61 with its batch for 200 epochs and 14.77 with batch 12 for 100; a larger
+    # rate per image did worse (5e-5: 13.0; 1e-4 with gradient clipping: 12.8), as did Adam (13.5).
+    args = common.parse_args("autoencoder", __doc__.splitlines()[0], epochs=200, batch_size=12, lr=1e-5,
                              extra=lambda p: p.add_argument("--momentum", type=float, default=0.9), argv=argv,
                              augment=AUGMENT, augment_note="; the augmented image is both input and target")
     splits = common.load_splits(args)
