@@ -78,7 +78,8 @@ def mlp_valid_curve(args) -> list[float]:
     if path.exists() and not args.quick:
         return json.loads(path.read_text())["valid_acc"]
     # the MLP's own batch and augmentation, this run's rest
-    mlp_args = argparse.Namespace(**{**vars(args), "batch_size": 32, "augment": mlp_nist36.AUGMENT})
+    mlp_args = argparse.Namespace(**{**vars(args), "batch_size": 32, "augment": mlp_nist36.AUGMENT,
+                                     "label_smoothing": 0.0})
     return mlp_nist36.run(mlp_args, 3e-3, progress=not args.no_progress, label="mlp (for compare)")[1]["valid_acc"]
 
 

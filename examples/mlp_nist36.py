@@ -28,7 +28,7 @@ AUGMENT = "medium"  # the default of --augment (training-time augmentation, comm
 
 def train(model: tg.nn.Module, optimizer: tg.optim.Optimizer, splits: dict, epochs: int, batch_size: int,
           seed: int, augment: str = "none", progress: bool = True, label: str = "mlp",
-          jit: bool = True) -> dict[str, list[float]]:
+          jit: bool = True, label_smoothing: float = 0.0) -> dict[str, list[float]]:
     """The homework's loop: per epoch a fresh random partition into batches, SGD on each batch's summed loss.
 
     Under --distributed each rank takes its share of every batch of `batch_size`. Returns per-epoch
@@ -42,7 +42,7 @@ def train(model: tg.nn.Module, optimizer: tg.optim.Optimizer, splits: dict, epoc
 
     def train_step(xb: tg.Tensor, yb: tg.Tensor) -> tuple[tg.Tensor, tg.Tensor]:
         logits = model(xb)
-        loss = tg.cross_entropy(logits, yb, reduction="sum")
+        loss = tg.cross_entropy(logits, yb, reduction="sum", label_smoothing=label_smoothing)
         optimizer.zero_grad()
         (loss if grad_scale == 1 else loss * grad_scale).backward()
         optimizer.step()
@@ -69,14 +69,19 @@ def run(args, lr: float, progress: bool = True, label: str = "mlp") -> tuple[tg.
     w0 = distributed.unwrap(model)[0].weight.data.copy()
     opt = tg.optim.SGD(model.parameters(), lr=lr)
     hist = train(model, opt, args.splits, args.epochs, args.batch_size, args.seed, args.augment, progress,
-                 label=f"{label} lr={lr:g}", jit=not args.no_jit)
+                 label=f"{label} lr={lr:g}", jit=not args.no_jit, label_smoothing=args.label_smoothing)
     return distributed.unwrap(model), hist, w0
 
 
 def main(argv: list[str] | None = None) -> None:
+    def extra(p):
+        p.add_argument("--sweep", action="store_true", help="also train at 10x and 0.1x the rate")
+        # not the homework's loss, so off by default; 0.1 read 77.6% of the real dev set's tuning half
+        # against 75.4% without (means of 3 seeds, generated data, medium augmentation)
+        p.add_argument("--label-smoothing", type=float, default=0.0,
+                       help="mix the targets with the uniform distribution (default 0: the homework's loss)")
     args = common.parse_args("mlp", __doc__.splitlines()[0], epochs=100, batch_size=32, lr=3e-3,
-                             extra=lambda p: p.add_argument("--sweep", action="store_true",
-                                                            help="also train at 10x and 0.1x the rate"),
+                             extra=extra,
                              argv=argv, augment=AUGMENT)
     args.splits = common.load_splits(args)
     progress = not args.no_progress
