@@ -44,3 +44,12 @@ def test_training_benchmark_quick(tmp_path):
         assert name in text
     for contender in contenders:
         assert re.search(rf"^\| {contender} \| \d+\.\d+ \|", text, re.M), contender
+
+
+def test_jit_parts_benchmark_runs_and_splits_a_replay(tmp_path):
+    out = _run([str(ROOT / "benchmarks" / "jit_parts.py"), "--models", "mlp", "--steps", "20", "--rounds", "1"],
+               tmp_path)
+    row = next(line for line in out.splitlines() if line.startswith("| mlp b32 | ") and "µs" not in line
+               and line.count("|") == 9)
+    assert all(float(v) >= 0 for v in row.strip("|").split("|")[1:])
+    assert re.search(r"mlp b32: tape of \d+ entries: \d+ kernel-level", out)
