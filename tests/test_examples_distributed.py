@@ -172,7 +172,7 @@ def test_convnet_two_ranks_with_its_default_augmentation(tmp_path, env):
 def test_autoencoder_two_ranks_on_augmented_batches(tmp_path, env):
     res, dirs = _launch("autoencoder_nist36", ["--augment", "light"], tmp_path, env)
     assert res.returncode == 0, res.stdout + res.stderr
-    assert "augment light; 2 ranks, 18 of each batch of 36" in res.stdout
+    assert "augment light; 2 ranks, 6 of each batch of 12" in res.stdout
     assert 5.0 < _summary(res.stdout, "autoencoder")["valid_psnr"] < 40.0
     _only_rank0_wrote(dirs, ["model.npz", "loss.png", "reconstructions.png"])
 
