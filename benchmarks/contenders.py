@@ -99,19 +99,20 @@ class TinygradTrainer:
         self.opt = tg.optim.SGD(self.net.parameters(), lr=w.lr, momentum=w.momentum)
         self.loss = w.loss
 
-    def step(self, x: np.ndarray, y: np.ndarray) -> float:
-        """One SGD step; x and y are wrapped as the DataLoader would."""
-        tg = self.tg
-        xb = tg.Tensor(x)
+    def _train(self, xb: Any, yb: Any) -> Any:
+        """The step on Tensors; returns the loss tensor (JitTrainer captures this function)."""
         out = self.net(xb)
-        if self.loss == "sse":
-            loss = tg.mse_loss(out, xb, reduction="sum")
-        else:
-            loss = tg.cross_entropy(out, tg.Tensor(y), reduction=self.loss[3:])
+        tg = self.tg
+        loss = (tg.mse_loss(out, xb, reduction="sum") if self.loss == "sse"
+                else tg.cross_entropy(out, yb, reduction=self.loss[3:]))
         self.opt.zero_grad()
         loss.backward()
         self.opt.step()
-        return loss.item()
+        return loss
+
+    def step(self, x: np.ndarray, y: np.ndarray) -> float:
+        """One SGD step; x and y are wrapped as the DataLoader would."""
+        return self._train(self.tg.Tensor(x), self.tg.Tensor(y)).item()
 
 
 class JitTrainer(TinygradTrainer):
@@ -122,16 +123,6 @@ class JitTrainer(TinygradTrainer):
     def __init__(self, w: Workload, weights: dict[str, np.ndarray]) -> None:
         super().__init__(w, weights)
         self._captured = self.tg.jit(self._train, captures=2)
-
-    def _train(self, xb: Any, yb: Any) -> Any:
-        out = self.net(xb)
-        tg = self.tg
-        loss = (tg.mse_loss(out, xb, reduction="sum") if self.loss == "sse"
-                else tg.cross_entropy(out, yb, reduction=self.loss[3:]))
-        self.opt.zero_grad()
-        loss.backward()
-        self.opt.step()
-        return loss
 
     def step(self, x: np.ndarray, y: np.ndarray) -> float:
         """One SGD step (replayed once captured)."""

@@ -153,7 +153,7 @@ def main(argv: list[str] | None = None) -> None:
         x, y = C.make_data(8 * w.batch)
         batches = [(tg.Tensor(x[i * w.batch:(i + 1) * w.batch].reshape(w.input_shape)),
                     tg.Tensor(y[i * w.batch:(i + 1) * w.batch])) for i in range(8)]
-        eager, jitted = C.JitTrainer(w, weights)._train, tg.jit(C.JitTrainer(w, weights)._train)
+        eager, jitted = C.TinygradTrainer(w, weights)._train, tg.jit(C.TinygradTrainer(w, weights)._train)
         for _ in range(3):
             for b in batches[:2]:
                 eager(*b), jitted(*b)

@@ -336,5 +336,6 @@ def _give(refs: list[tuple[str, Any]], arrays: list[np.ndarray], given: list[Ten
             return
         leaves = [_leaf(r, flat) for r in refs]
         # a new .grad gets a copy: the next replay overwrites the static buffer (eager's is fresh)
-        _t._give_to_leaves(leaves, {id(t): a if t.grad is not None else a.copy(order="K") for t, a in zip(leaves, arrays)})
+        _t._give_to_leaves(leaves, {id(t): a if t.grad is not None else a.copy(order="K")
+                                    for t, a in zip(leaves, arrays)})
     return run

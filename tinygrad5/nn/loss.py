@@ -32,7 +32,8 @@ class CrossEntropyLoss(Module):
         return cross_entropy(logits, target, self.reduction, label_smoothing=self.label_smoothing)
 
     def extra_repr(self) -> str:
-        return f"reduction={self.reduction!r}" + (f", label_smoothing={self.label_smoothing}" if self.label_smoothing else "")
+        smoothing = f", label_smoothing={self.label_smoothing}" if self.label_smoothing else ""
+        return f"reduction={self.reduction!r}{smoothing}"
 
 
 class MSELoss(Module):
