@@ -1,5 +1,5 @@
-"""Optimizers shaped like torch.optim: SGD, Adam, AdamW, RMSprop, Adagrad, Adadelta, and lr_scheduler."""
-from . import lr_scheduler
+"""Optimizers shaped like torch.optim: SGD, Adam, AdamW, RMSprop, Adagrad, Adadelta, lr_scheduler and swa_utils."""
+from . import lr_scheduler, swa_utils
 from .adadelta import Adadelta
 from .adagrad import Adagrad
 from .adam import Adam, AdamW
@@ -7,4 +7,4 @@ from .optimizer import Optimizer
 from .rmsprop import RMSprop
 from .sgd import SGD
 
-__all__ = ["Adadelta", "Adagrad", "Adam", "AdamW", "Optimizer", "RMSprop", "SGD", "lr_scheduler"]
+__all__ = ["Adadelta", "Adagrad", "Adam", "AdamW", "Optimizer", "RMSprop", "SGD", "lr_scheduler", "swa_utils"]
