@@ -1,6 +1,7 @@
 """Homework Q6.1.2: a LeNet-style ConvNet on NIST36 (generated look-alike data by default).
 
-    python examples/convnet_nist36.py            # 30 epochs, batch 32, SGD lr 1e-2 momentum 0.9, label smoothing 0.1
+    python examples/convnet_nist36.py            # 30 epochs, batch 32, SGD lr 1e-2 momentum 0.9, label smoothing 0.1,
+                                                 # the weights of the last 10 epochs averaged
     python examples/convnet_nist36.py --optimizer adam --lr 1e-3
     python examples/convnet_nist36.py --augment none      # the data as they are (default: strong)
     mpiexec -n 2 python examples/convnet_nist36.py --distributed   # data-parallel, the same global batch of 32
@@ -25,24 +26,30 @@ import models
 import plots
 
 import tinygrad5 as tg
+from tinygrad5.optim.swa_utils import AveragedModel
 
 AUGMENT = "strong"  # the default of --augment (training-time augmentation, common.AUGMENT_HELP)
 # The default of --label-smoothing. Trained on generated letters and read on real ones, 0.1 read 91.7% of the
 # dev set's tuning half against 88.9% without it and 90.6% with 0.2 (means of 3 seeds; README).
 LABEL_SMOOTHING = 0.1
+# The default of --swa-epochs: the model saved is the average of the weights after each of the last 10 epochs
+# (stochastic weight averaging at the constant rate). It read 89.4% of the tuning half against 88.9% without, and
+# gave the real letters a lower cross-entropy with every seed (means of 4 seeds; README).
+SWA_EPOCHS = 10
 
 
 def train(model: tg.nn.Module, optimizer: tg.optim.Optimizer, splits: dict, epochs: int, batch_size: int,
           seed: int, shape: tuple[int, ...] = models.INPUT_SHAPES["convnet"], augment: str = "none",
           progress: bool = True, label: str = "convnet", jit: bool = True,
-          label_smoothing: float = 0.0) -> dict[str, list[float]]:
+          label_smoothing: float = 0.0, swa_epochs: int = 0) -> dict[str, list[float]]:
     """Per epoch a fresh random partition into batches, one optimizer step on each batch's mean loss.
 
     The mean, unlike the MLP's summed loss, keeps the rate independent of the batch size. Rows are
     reshaped to `shape` (any classifier of models.py trains here). Under --distributed each rank takes
     its share of every batch. Returns per-epoch train/valid loss and accuracy, and seconds per epoch.
     `jit`: replay the captured step. `label_smoothing`: as torch's cross_entropy (the train loss logged is
-    the smoothed one).
+    the smoothed one). `swa_epochs`: the model ends as the average of its weights after each of the last
+    `swa_epochs` epochs (AveragedModel, as torch.optim.swa_utils); the last validation figures are the average's.
     """
     x, y = splits["train"]
     loader = distributed.loader(x.reshape((len(x),) + shape[1:]), y, batch_size=batch_size, seed=seed,
@@ -61,14 +68,20 @@ def train(model: tg.nn.Module, optimizer: tg.optim.Optimizer, splits: dict, epoc
     # tinygrad5.jit replays the captured step with the same numbers; two captures: the full batches and an
     # epoch's last, smaller one. DDP's gradient hooks are not captured: eager under --distributed.
     step = tg.jit(train_step, captures=2) if jit and distributed.rank_and_world()[1] == 1 else train_step
-    for _ in bar:
+    net = distributed.unwrap(model)
+    swa_model = AveragedModel(net) if swa_epochs > 0 else None
+    for epoch in bar:
         start, loss_sum, correct, seen = time.perf_counter(), 0.0, 0, 0
         for xb, yb in loader:
             loss, logits = step(xb, yb)
             loss_sum += loss.item() * len(yb)
             correct += int((logits.data.argmax(axis=1) == yb.data).sum())
             seen += len(yb)
-        common.end_epoch(hist, bar, distributed.unwrap(model), splits["valid"], shape, start, loss_sum, correct, seen)
+        if swa_model is not None and epoch >= epochs - swa_epochs:
+            swa_model.update_parameters(net)
+            if epoch == epochs - 1:  # training is over: the model takes the average
+                net.load_state_dict(swa_model.module.state_dict())
+        common.end_epoch(hist, bar, net, splits["valid"], shape, start, loss_sum, correct, seen)
     return hist
 
 
@@ -89,6 +102,8 @@ def main(argv: list[str] | None = None) -> None:
         p.add_argument("--momentum", type=float, default=0.9, help="SGD momentum")
         p.add_argument("--label-smoothing", type=float, default=LABEL_SMOOTHING,
                        help=f"mix the targets with the uniform distribution (default {LABEL_SMOOTHING}; 0 for none)")
+        p.add_argument("--swa-epochs", type=int, default=SWA_EPOCHS,
+                       help=f"average the weights of the last N epochs (default {SWA_EPOCHS}; 0 for none)")
         p.add_argument("--mlp-history", type=Path, default=Path("runs/mlp/history.json"))
     args = common.parse_args("convnet", __doc__.splitlines()[0], epochs=30, batch_size=32, lr=1e-2,
                              extra=extra, argv=argv, augment=AUGMENT)
@@ -103,7 +118,8 @@ def main(argv: list[str] | None = None) -> None:
     else:
         opt = tg.optim.SGD(model.parameters(), lr=args.lr, momentum=args.momentum)
     hist = train(model, opt, args.splits, args.epochs, args.batch_size, args.seed, shape, args.augment,
-                 progress=not args.no_progress, jit=not args.no_jit, label_smoothing=args.label_smoothing)
+                 progress=not args.no_progress, jit=not args.no_jit, label_smoothing=args.label_smoothing,
+                 swa_epochs=args.swa_epochs)
     mlp_curve = mlp_valid_curve(args)  # before rank 0 goes its own way: every rank trains
     if not distributed.is_main():
         return  # rank 0 alone logs, plots and saves

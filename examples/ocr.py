@@ -31,9 +31,9 @@ ARCHS = ("convnet", "mlp")
 # augmentation, no smoothing); smoothing then took it to ~92% (means of 3 seeds, convnet_nist36.py).
 # The MLP's (Adam 1e-3, 30 epochs, medium augmentation) is a quick second model for comparisons.
 RECIPES = {"convnet": {"optimizer": "sgd", "epochs": 30, "lr": 1e-2, "batch_size": 32, "augment": "strong",
-                       "label_smoothing": convnet_nist36.LABEL_SMOOTHING},
+                       "label_smoothing": convnet_nist36.LABEL_SMOOTHING, "swa_epochs": convnet_nist36.SWA_EPOCHS},
            "mlp": {"optimizer": "adam", "epochs": 30, "lr": 1e-3, "batch_size": 32, "augment": "medium",
-                   "label_smoothing": 0.0}}
+                   "label_smoothing": 0.0, "swa_epochs": 0}}
 
 
 # ----------------------------------------------------------------------------- checkpoints
@@ -78,7 +78,7 @@ def train_model(arch: str, path: Path, epochs: int | None = None, n_per_class: i
     # the ConvNet example's loop (a mean loss), which trains the MLP as well
     hist = convnet_nist36.train(model, opt, splits, epochs, recipe["batch_size"], seed, models.INPUT_SHAPES[arch],
                                 augment, progress=progress, label=f"training {arch} (first use)",
-                                label_smoothing=recipe["label_smoothing"])
+                                label_smoothing=recipe["label_smoothing"], swa_epochs=recipe["swa_epochs"])
     seconds = time.perf_counter() - start
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

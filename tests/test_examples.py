@@ -152,3 +152,32 @@ def test_captured_training_step_gives_the_numbers_of_no_jit(monkeypatch):
         assert h_jit[k] == h_eager[k], k
     for a, b in zip(p_jit, p_eager):
         np.testing.assert_array_equal(a, b)
+
+
+def test_convnet_loop_ends_with_the_average_of_the_last_epochs_weights():
+    import common
+    import convnet_nist36
+    import models
+    import tinygrad5 as tg
+    rng = np.random.default_rng(1)
+    splits = {"train": (rng.random((96, 1024), dtype=np.float32), rng.integers(0, 36, 96)),
+              "valid": (rng.random((20, 1024), dtype=np.float32), rng.integers(0, 36, 20))}
+
+    def run(epochs: int, swa_epochs: int) -> tuple[list[np.ndarray], dict]:
+        tg.manual_seed(0)
+        model = models.mlp()  # the loop trains any classifier; the MLP keeps the test fast
+        opt = tg.optim.SGD(model.parameters(), lr=1e-2, momentum=0.9)
+        hist = convnet_nist36.train(model, opt, splits, epochs, 32, 0, shape=(-1, 1024), progress=False,
+                                    swa_epochs=swa_epochs)
+        return [p.data.copy() for p in model.parameters()], hist
+
+    (w2, _), (w3, _) = run(2, 0), run(3, 0)
+    averaged, hist = run(3, 2)
+    for a, b, got in zip(w2, w3, averaged):
+        assert not np.array_equal(a, b)
+        np.testing.assert_array_equal(got, a + (b - a) / np.float32(2))  # torch's running mean, in float32
+    # the last validation figures are the averaged model's
+    tg.manual_seed(0)
+    check = models.mlp()
+    check.load_state_dict(dict(zip(check.state_dict(), averaged)))
+    assert hist["valid_acc"][-1] == common.evaluate(check, *splits["valid"], shape=(-1, 1024))[1]
