@@ -160,3 +160,27 @@ def test_to_float64_casts_parameters():
     net = Net().to("float64")
     assert all(p.dtype == np.float64 for p in net.parameters())
     assert net(tg.Tensor(np.ones((2, 3)))).dtype == np.float64
+
+
+def test_deepcopy_of_a_parameter_keeps_data_and_layout_but_not_grad_or_hooks():
+    import copy
+    p = Parameter(np.asfortranarray(np.arange(6, dtype=np.float32).reshape(2, 3)))
+    calls = []
+
+    def hook(t):  # a plain function: deepcopy would share it, so a copied hook list would show up in calls
+        calls.append(t)
+    p.register_post_accumulate_grad_hook(hook)
+    (p * 2.0).sum().backward()
+    assert len(calls) == 1 and p.grad is not None
+    model = Sequential(nn.Linear(3, 2))
+    model[0].weight = p
+    twin = copy.deepcopy(model)
+    q = twin[0].weight
+    assert isinstance(q, Parameter) and q is not p and q.requires_grad
+    np.testing.assert_array_equal(q.data, p.data)
+    assert q.data.strides == p.data.strides and not np.shares_memory(q.data, p.data)
+    assert q.grad is None  # torch's Parameter.__deepcopy__ copies the data and requires_grad only
+    (twin(tg.Tensor(np.ones((1, 3), np.float32)))).sum().backward()
+    assert len(calls) == 1 and q.grad is not None  # the original's hook is not carried over
+    frozen = copy.deepcopy(Parameter(np.zeros(2, np.float32), requires_grad=False))
+    assert not frozen.requires_grad

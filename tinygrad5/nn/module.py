@@ -31,6 +31,13 @@ class Parameter(Tensor):
     def __repr__(self) -> str:
         return "Parameter containing:\n" + super().__repr__()
 
+    def __deepcopy__(self, memo: dict) -> Parameter:
+        """A new Parameter holding a copy of the data (its layout kept) and requires_grad, as torch's: no grad
+        and no hooks, so a copied model does not call a DDP wrapper's gradient hooks (or copy its MPI comm)."""
+        if id(self) not in memo:
+            memo[id(self)] = type(self)(self.data.copy(order="K"), self.requires_grad)
+        return memo[id(self)]
+
 
 class IncompatibleKeys(NamedTuple):
     """What load_state_dict(strict=False) skipped."""
