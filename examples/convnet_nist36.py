@@ -26,6 +26,7 @@ import models
 import plots
 
 import tinygrad5 as tg
+from tinygrad5.data import CLASSES
 from tinygrad5.optim.swa_utils import AveragedModel
 
 AUGMENT = "strong"  # the default of --augment (training-time augmentation, common.AUGMENT_HELP)
@@ -38,12 +39,18 @@ LABEL_SMOOTHING = 0.1
 # points more of the tuning half than the last epoch's weights and lowered the real letters' cross-entropy in
 # every run; averaging 5 / 15 / 20 / 25 epochs read 89.7 / 90.7 / 90.2 / 90.0% against 90.5% (6 runs; README).
 SWA_EPOCHS = 10
+# The default of --mixup (off). --mixup 0.2 mixes each batch with itself rolled by one, images and one-hot labels
+# alike, with a weight drawn from Beta(0.2, 0.2) (torchvision's MixUp). With the averaging above, 6 paired runs read
+# 91.4% of the tuning half against 90.5% without it (90.4-92.3% against 87.8-93.6% across runs), within the seeds'
+# noise; the default seed read the same tuning half with and without it. It stays off: the gain is not shown,
+# and the train accuracy it prints (against one of two mixed labels) reads ~50%. README.
+MIXUP = 0.0
 
 
 def train(model: tg.nn.Module, optimizer: tg.optim.Optimizer, splits: dict, epochs: int, batch_size: int,
           seed: int, shape: tuple[int, ...] = models.INPUT_SHAPES["convnet"], augment: str = "none",
           progress: bool = True, label: str = "convnet", jit: bool = True,
-          label_smoothing: float = 0.0, swa_epochs: int = 0) -> dict[str, list[float]]:
+          label_smoothing: float = 0.0, swa_epochs: int = 0, mixup: float = 0.0) -> dict[str, list[float]]:
     """Per epoch a fresh random partition into batches, one optimizer step on each batch's mean loss.
 
     The mean, unlike the MLP's summed loss, keeps the rate independent of the batch size. Rows are
@@ -52,6 +59,8 @@ def train(model: tg.nn.Module, optimizer: tg.optim.Optimizer, splits: dict, epoc
     `jit`: replay the captured step. `label_smoothing`: as torch's cross_entropy (the train loss logged is
     the smoothed one). `swa_epochs`: the model ends as the average of its weights after each of the last
     `swa_epochs` epochs (AveragedModel, as torch.optim.swa_utils); the last validation figures are the average's.
+    `mixup`: the Beta(mixup, mixup) parameter of batch mixup (0: none); train accuracy then counts the labels
+    of the unrolled images, and the train loss is against the mixed labels.
     """
     x, y = splits["train"]
     loader = distributed.loader(x.reshape((len(x),) + shape[1:]), y, batch_size=batch_size, seed=seed,
@@ -72,10 +81,18 @@ def train(model: tg.nn.Module, optimizer: tg.optim.Optimizer, splits: dict, epoc
     step = tg.jit(train_step, captures=2) if jit and distributed.rank_and_world()[1] == 1 else train_step
     net = distributed.unwrap(model)
     swa_model = AveragedModel(net) if swa_epochs > 0 else None
+    mix_rng = np.random.default_rng([seed, distributed.rank_and_world()[0]])
+    one_hot = np.eye(len(CLASSES), dtype=np.float32)
     for epoch in bar:
         start, loss_sum, correct, seen = time.perf_counter(), 0.0, 0, 0
         for xb, yb in loader:
-            loss, logits = step(xb, yb)
+            target = yb
+            if mixup > 0:  # the batch comes shuffled, so its roll pairs each image with a random other
+                lam = np.float32(mix_rng.beta(mixup, mixup))
+                xb = tg.Tensor(lam * xb.data + (1 - lam) * np.roll(xb.data, 1, axis=0))
+                hot = one_hot[yb.data]
+                target = tg.Tensor(lam * hot + (1 - lam) * np.roll(hot, 1, axis=0))
+            loss, logits = step(xb, target)
             loss_sum += loss.item() * len(yb)
             correct += int((logits.data.argmax(axis=1) == yb.data).sum())
             seen += len(yb)
@@ -106,6 +123,8 @@ def main(argv: list[str] | None = None) -> None:
                        help=f"mix the targets with the uniform distribution (default {LABEL_SMOOTHING}; 0 for none)")
         p.add_argument("--swa-epochs", type=int, default=SWA_EPOCHS,
                        help=f"average the weights of the last N epochs (default {SWA_EPOCHS}; 0 for none)")
+        p.add_argument("--mixup", type=float, default=MIXUP,
+                       help=f"Beta(a, a) batch mixup of images and labels (default {MIXUP}; 0 for none)")
         p.add_argument("--mlp-history", type=Path, default=Path("runs/mlp/history.json"))
     args = common.parse_args("convnet", __doc__.splitlines()[0], epochs=30, batch_size=32, lr=1e-2,
                              extra=extra, argv=argv, augment=AUGMENT)
@@ -121,7 +140,7 @@ def main(argv: list[str] | None = None) -> None:
         opt = tg.optim.SGD(model.parameters(), lr=args.lr, momentum=args.momentum)
     hist = train(model, opt, args.splits, args.epochs, args.batch_size, args.seed, shape, args.augment,
                  progress=not args.no_progress, jit=not args.no_jit, label_smoothing=args.label_smoothing,
-                 swa_epochs=args.swa_epochs)
+                 swa_epochs=args.swa_epochs, mixup=args.mixup)
     mlp_curve = mlp_valid_curve(args)  # before rank 0 goes its own way: every rank trains
     if not distributed.is_main():
         return  # rank 0 alone logs, plots and saves

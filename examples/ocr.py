@@ -26,14 +26,15 @@ from tinygrad5.vision.lines import Line
 
 ARCHS = ("convnet", "mlp")
 # Auto-training recipes for a first run. The ConvNet's is convnet_nist36.py's default (SGD lr 1e-2 momentum
-# 0.9, 30 epochs, strong augmentation, label smoothing 0.1, the last 10 epochs' weights averaged): on real NIST
-# letters SGD read ~89% of the dev set's tuning half where Adam 1e-3 for 8 epochs read 85% and for 15 epochs
-# 87% (same generated data and augmentation, no smoothing); see convnet_nist36.py for smoothing and averaging.
+# 0.9, 30 epochs, strong augmentation, label smoothing 0.1, the last 10 epochs' weights averaged):
+# on real NIST letters SGD read ~89% of the dev set's tuning half where Adam 1e-3 for 8 epochs read 85% and for
+# 15 epochs 87% (same generated data and augmentation, no smoothing); convnet_nist36.py has the rest.
 # The MLP's (Adam 1e-3, 30 epochs, medium augmentation) is a quick second model for comparisons.
 RECIPES = {"convnet": {"optimizer": "sgd", "epochs": 30, "lr": 1e-2, "batch_size": 32, "augment": "strong",
-                       "label_smoothing": convnet_nist36.LABEL_SMOOTHING, "swa_epochs": convnet_nist36.SWA_EPOCHS},
+                       "label_smoothing": convnet_nist36.LABEL_SMOOTHING, "swa_epochs": convnet_nist36.SWA_EPOCHS,
+                       "mixup": convnet_nist36.MIXUP},
            "mlp": {"optimizer": "adam", "epochs": 30, "lr": 1e-3, "batch_size": 32, "augment": "medium",
-                   "label_smoothing": 0.0, "swa_epochs": 0}}
+                   "label_smoothing": 0.0, "swa_epochs": 0, "mixup": 0.0}}
 
 
 # ----------------------------------------------------------------------------- checkpoints
@@ -78,7 +79,8 @@ def train_model(arch: str, path: Path, epochs: int | None = None, n_per_class: i
     # the ConvNet example's loop (a mean loss), which trains the MLP as well
     hist = convnet_nist36.train(model, opt, splits, epochs, recipe["batch_size"], seed, models.INPUT_SHAPES[arch],
                                 augment, progress=progress, label=f"training {arch} (first use)",
-                                label_smoothing=recipe["label_smoothing"], swa_epochs=recipe["swa_epochs"])
+                                label_smoothing=recipe["label_smoothing"], swa_epochs=recipe["swa_epochs"],
+                                mixup=recipe["mixup"])
     seconds = time.perf_counter() - start
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

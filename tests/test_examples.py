@@ -181,3 +181,32 @@ def test_convnet_loop_ends_with_the_average_of_the_last_epochs_weights():
     check = models.mlp()
     check.load_state_dict(dict(zip(check.state_dict(), averaged)))
     assert hist["valid_acc"][-1] == common.evaluate(check, *splits["valid"], shape=(-1, 1024))[1]
+
+
+def test_convnet_loop_mixes_each_batch_with_its_roll_and_the_labels_alike(monkeypatch):
+    import convnet_nist36
+    import models
+    import tinygrad5 as tg
+    from tinygrad5.data import DataLoader
+    rng = np.random.default_rng(2)
+    splits = {"train": (rng.random((64, 1024), dtype=np.float32), rng.integers(0, 36, 64)),
+              "valid": (rng.random((8, 1024), dtype=np.float32), rng.integers(0, 36, 8))}
+    seen = []
+
+    def recording(fn, **kw):  # stands in for tg.jit: the step, seeing what the loop feeds it
+        return lambda x, t: seen.append((x.data.copy(), t.data.copy())) or fn(x, t)
+    monkeypatch.setattr(tg, "jit", recording)
+    tg.manual_seed(0)
+    model = models.mlp()
+    convnet_nist36.train(model, tg.optim.SGD(model.parameters(), lr=1e-2), splits, 1, 32, 5, shape=(-1, 1024),
+                         progress=False, mixup=0.4)
+    batches = list(DataLoader(*splits["train"], batch_size=32, shuffle=True, seed=5))
+    draw = np.random.default_rng([5, 0])
+    assert len(seen) == len(batches) == 2
+    for (x, target), (xb, yb) in zip(seen, batches):
+        lam = np.float32(draw.beta(0.4, 0.4))
+        hot = np.eye(36, dtype=np.float32)[yb.data]
+        np.testing.assert_array_equal(x, lam * xb.data + (1 - lam) * np.roll(xb.data, 1, axis=0))
+        np.testing.assert_array_equal(target, lam * hot + (1 - lam) * np.roll(hot, 1, axis=0))
+        np.testing.assert_allclose(target.sum(axis=1), 1.0, rtol=1e-6)
+        assert 0 < lam < 1 and not np.array_equal(x, xb.data)
