@@ -155,20 +155,18 @@ class AveragedModel(Module):
             for a, b in pairs:
                 out = self.avg_fn(a, b, n)
                 a.data[...] = out.data if isinstance(out, Tensor) else out
-        else:
+        elif self.multi_avg_fn is not None:
             groups: dict[np.dtype, tuple[list[Tensor], list[Tensor]]] = {}
             for a, b in pairs:  # torch groups by dtype, in order of first appearance
                 lists = groups.setdefault(a.data.dtype, ([], []))
                 lists[0].append(a)
                 lists[1].append(b)
-            if self.multi_avg_fn is not None:
-                for avg_list, cur_list in groups.values():
-                    self.multi_avg_fn(avg_list, cur_list, n)
-            else:  # torch's CPU default: the single-tensor SWA formula, tensor by tensor
-                avg = get_swa_avg_fn()
-                for avg_list, cur_list in groups.values():
-                    for a, b in zip(avg_list, cur_list):
-                        a.data[...] = avg(a, b, n).data
+            for avg_list, cur_list in groups.values():
+                self.multi_avg_fn(avg_list, cur_list, n)
+        else:  # torch's CPU default: the single-tensor SWA formula, tensor by tensor
+            avg = get_swa_avg_fn()
+            for a, b in pairs:
+                a.data[...] = avg(a, b, n).data
         for a, b in synced:  # buffers that are not averaged follow the model, as in torch
             a.data[...] = b.data
         n.data[...] = n.data + 1
