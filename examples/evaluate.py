@@ -3,6 +3,10 @@
     python examples/evaluate.py runs/mlp/model.npz --data ../shared/real/nist26_dev.npz
     python examples/evaluate.py runs/convnet/model.npz --data nist36_valid.mat --confusion confusion.png
     python examples/evaluate.py runs/autoencoder/model.npz --data letters.npz --layout upright
+    python examples/evaluate.py runs/convnet_s0/model.npz runs/convnet_s1/model.npz --data letters.npz
+
+Several classifier checkpoints (say, one per --seed) are scored as one model: the average of their
+softmax probabilities.
 
 Classifiers (mlp, convnet): accuracy over all 36 classes, per-class accuracy, the most confused pairs,
 and the last line `evaluate: n=N accuracy=A letters_accuracy=L`, where L takes the argmax over only the
@@ -59,6 +63,21 @@ def load_checkpoint(path: Path) -> tuple[tg.nn.Module, dict]:
     return model, meta
 
 
+def load_members(paths: list[Path]) -> list[tuple[tg.nn.Module, dict]]:
+    """The checkpoints to score together: one of any kind, or several classifiers over the same classes."""
+    members = [load_checkpoint(path) for path in paths]
+    if len(members) > 1:
+        for path, (_, meta) in zip(paths, members):
+            if meta["arch"] == "autoencoder":
+                raise EvaluateError(f"{path}: an autoencoder; only classifiers can be averaged with other "
+                                    "checkpoints (score it alone)")
+            classes, first = str(meta.get("classes", CLASSES)), str(members[0][1].get("classes", CLASSES))
+            if classes != first:
+                raise EvaluateError(f"{path}: classes {classes!r} differ from {paths[0]}'s {first!r}; "
+                                    "averaged models must share their classes")
+    return members
+
+
 def model_input(x: np.ndarray, meta: dict) -> np.ndarray:
     """Upright rows in the layout and shape the model was trained on."""
     if meta.get("layout", "upright") == "nist":
@@ -72,16 +91,29 @@ def logits_of(model: tg.nn.Module, x: np.ndarray, batch_size: int = 512) -> np.n
     return np.concatenate([model(tg.Tensor(x[i:i + batch_size])).data for i in range(0, len(x), batch_size)])
 
 
-def score_classifier(model: tg.nn.Module, meta: dict, x: np.ndarray, y: np.ndarray,
+def mean_log_probs(members: list[tuple[tg.nn.Module, dict]], x: np.ndarray, n_classes: int,
+                   batch_size: int = 512) -> np.ndarray:
+    """Log of the members' mean softmax probabilities over x (one member: its log-softmax)."""
+    log_probs = []
+    for model, meta in members:
+        logits = logits_of(model, model_input(x, meta), batch_size)
+        if logits.ndim != 2 or logits.shape[1] != n_classes:
+            raise EvaluateError(f"model outputs shape {logits.shape}, but its meta names {n_classes} classes")
+        z = logits.astype(np.float64) - logits.max(axis=1, keepdims=True)
+        log_probs.append(z - np.log(np.exp(z).sum(axis=1, keepdims=True)))
+    # in the log domain, so a tiny probability stays finite (its log is what the cross-entropy needs)
+    return np.logaddexp.reduce(np.stack(log_probs), axis=0) - np.log(len(members))
+
+
+def score_classifier(members: list[tuple[tg.nn.Module, dict]], x: np.ndarray, y: np.ndarray,
                      confusion_png: Path | None, top: int, batch_size: int = 512) -> str:
-    """Print accuracy, per-class accuracy and confusions; return the summary line."""
+    """Print accuracy, per-class accuracy and confusions of one model or the average of several; the summary line."""
+    meta = members[0][1]
     classes = str(meta.get("classes", CLASSES))
     if any(c not in CLASSES for c in classes) or any(CLASSES[c] not in classes for c in np.unique(y)):
         raise EvaluateError(f"the checkpoint's classes {classes!r} do not cover the labels' "
                             f"{''.join(CLASSES[c] for c in np.unique(y))!r}")
-    logits = logits_of(model, model_input(x, meta), batch_size)
-    if logits.ndim != 2 or logits.shape[1] != len(classes):
-        raise EvaluateError(f"model outputs shape {logits.shape}, but its meta names {len(classes)} classes")
+    logits = mean_log_probs(members, x, len(classes), batch_size)
     col = np.array([CLASSES.index(c) for c in classes], dtype=np.int64)  # the model's columns in CLASSES
     pred = col[logits.argmax(axis=1)]
     present = np.unique(y)
@@ -89,9 +121,7 @@ def score_classifier(model: tg.nn.Module, meta: dict, x: np.ndarray, y: np.ndarr
     pred_present = col[keep[logits[:, keep].argmax(axis=1)]]
     acc, letters_acc = float((pred == y).mean()), float((pred_present == y).mean())
     target = np.array([classes.index(CLASSES[c]) for c in y])
-    top_logit = logits.max(axis=1)
-    xent = float(np.mean(np.log(np.exp(logits - top_logit[:, None]).sum(axis=1)) + top_logit
-                         - logits[np.arange(len(y)), target]))
+    xent = float(np.mean(-logits[np.arange(len(y)), target]))  # logits are log-probabilities here
     print(f"{len(y)} images, {len(present)} classes present; accuracy {acc:.4f} over all {len(classes)} classes, "
           f"{letters_acc:.4f} over the {len(present)} present; mean cross-entropy {xent:.4f}")
     cm = common.confusion_matrix(y, pred)
@@ -109,7 +139,8 @@ def score_classifier(model: tg.nn.Module, meta: dict, x: np.ndarray, y: np.ndarr
                     if off[i, j]))
     if confusion_png is not None:
         confusion_png.parent.mkdir(parents=True, exist_ok=True)
-        plots.confusion(cm, confusion_png, f"{meta['arch']} confusion (accuracy {acc:.3f})")
+        what = meta["arch"] if len(members) == 1 else f"{len(members)} models' average"
+        plots.confusion(cm, confusion_png, f"{what} confusion (accuracy {acc:.3f})")
         print(f"confusion matrix in {confusion_png}")
     return common.summary("evaluate", n=len(y), accuracy=acc, letters_accuracy=letters_acc)
 
@@ -146,7 +177,9 @@ def load_data(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray]:
 def main(argv: list[str] | None = None) -> int:
     """Parse the flags, score the checkpoint, print the summary last; 2 on a file that does not fit."""
     p = argparse.ArgumentParser(prog="evaluate.py", description=__doc__.splitlines()[0])
-    p.add_argument("checkpoint", type=Path, help="model.npz saved by an example (mlp, convnet, autoencoder)")
+    p.add_argument("checkpoint", type=Path, nargs="+",
+                   help="model.npz saved by an example (mlp, convnet, autoencoder); several classifiers "
+                        "(e.g. one per seed) are scored as one model that averages their probabilities")
     p.add_argument("--data", type=Path, required=True,
                    help=".npz with x (N, 1024) and y, or a NIST .mat with {split}_data and {split}_labels "
                         "(labels one-hot or indices); or the word emnist or mnist with --data-dir")
@@ -165,20 +198,23 @@ def main(argv: list[str] | None = None) -> int:
     if args.batch_size < 1 or args.top < 1:
         p.error(f"--batch-size and --top must be positive, got {args.batch_size} and {args.top}")
     try:
-        model, meta = load_checkpoint(args.checkpoint)
+        members = load_members(args.checkpoint)
+        model, meta = members[0]
         try:
             x, y = load_data(args)
         except (LabelledFileError, DatasetFileError, FileNotFoundError) as exc:
             raise EvaluateError(str(exc)) from None
         if len(y) == 0:
             raise EvaluateError(f"{args.data}: holds no images")
-        print(f"model: {meta['arch']} from {args.checkpoint}; data: {args.data} ({args.layout} layout)")
+        names = ", ".join(str(c) for c in args.checkpoint)
+        what = meta["arch"] if len(members) == 1 else f"average of {len(members)} classifiers"
+        print(f"model: {what} from {names}; data: {args.data} ({args.layout} layout)")
         if meta["arch"] == "autoencoder":
             if args.confusion is not None:
                 print("--confusion ignored: an autoencoder has no classes to confuse")
             line = score_autoencoder(model, meta, x, y, args.out, args.batch_size)
         else:
-            line = score_classifier(model, meta, x, y, args.confusion, args.top, args.batch_size)
+            line = score_classifier(members, x, y, args.confusion, args.top, args.batch_size)
     except EvaluateError as exc:
         print(f"evaluate.py: error: {exc}", file=sys.stderr)
         return 2

@@ -19,6 +19,7 @@ import evaluate  # noqa: E402
 import models  # noqa: E402
 
 import tinygrad5 as tg  # noqa: E402
+from tinygrad5.data import CLASSES  # noqa: E402
 
 CLASSIFIER_LINE = re.compile(r"^evaluate: n=(\d+) accuracy=(\d\.\d{4}) letters_accuracy=(\d\.\d{4})$")
 PSNR_LINE = re.compile(r"^evaluate: n=(\d+) psnr=(-?\d+\.\d{4})$")
@@ -159,6 +160,49 @@ def test_convnet_after_a_few_steps(tmp_path, capsys):
                           capsys)
     assert code == 0, err
     _check_line(out, 24, *_expected(logits, y))
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def test_several_classifiers_score_as_their_average_probability(tmp_path, capsys):
+    sd_a = _mlp_checkpoint(tmp_path / "a.npz", layout="nist")
+    sd_b = _mlp_checkpoint(tmp_path / "b.npz", layout="nist")
+    # A second member that disagrees: its last layer's rows rolled by 5 classes, its logits scaled up.
+    model_b = models.mlp()
+    model_b.load_state_dict({k: v.astype(np.float32) for k, v in sd_b.items()})
+    model_b[2].weight.data[:] = 1.5 * np.roll(model_b[2].weight.data, 5, axis=0)
+    model_b[2].bias.data[:] = 1.5 * np.roll(model_b[2].bias.data, 5)
+    common.save_model(tmp_path / "b.npz", model_b, "mlp", layout="nist")
+    sd_b = _sd(model_b)
+    x = _images(80, seed=4)
+    xn = np.stack([r.reshape(32, 32).T.reshape(-1) for r in x]).astype(np.float64)  # what a nist model sees
+    la, lb = _mlp_logits(sd_a, xn), _mlp_logits(sd_b, xn)
+    mean = (_softmax(la) + _softmax(lb)) / 2
+    y = _labels_for(mean, np.array([0, 1, 2, 3, 4, 5, 9, 13]), seed=5)
+    acc, letters = _expected(mean, y)
+    # The fixture must make the average differ from each member, else the test could not fail.
+    assert (acc, letters) not in (_expected(la, y), _expected(lb, y))
+    data = _write(tmp_path / "d.npz", x, y, "upright")
+    code, out, err = _run([tmp_path / "a.npz", tmp_path / "b.npz", "--data", data, "--layout", "upright"], capsys)
+    assert code == 0, err
+    assert "average of 2 classifiers" in out
+    _check_line(out, 80, acc, letters)
+    xent = float(re.search(r"mean cross-entropy (\d+\.\d+)", out).group(1))
+    assert abs(xent - float(np.mean(-np.log(mean[np.arange(80), y])))) <= 5e-4
+
+
+def test_averaging_refuses_an_autoencoder_or_other_classes(tmp_path, capsys):
+    _mlp_checkpoint(tmp_path / "mlp.npz")
+    common.save_model(tmp_path / "ae.npz", models.autoencoder(), "autoencoder")
+    common.save_model(tmp_path / "letters.npz", models.mlp(), "mlp", classes=CLASSES[::-1])  # another order
+    np.savez(tmp_path / "d.npz", x=np.ones((2, 1024), np.float32), y=np.array([0, 1]))
+    for other, words in (("ae.npz", "an autoencoder"), ("letters.npz", "differ from")):
+        code, out, err = _run([tmp_path / "mlp.npz", tmp_path / other, "--data", tmp_path / "d.npz"], capsys)
+        assert code == 2 and len(err.strip().splitlines()) == 1, err
+        assert str(tmp_path / other) in err and words in err, err
 
 
 # ----------------------------------------------------------------------------- autoencoder
