@@ -47,6 +47,9 @@ def parse_args(name: str, description: str, epochs: int, batch_size: int, lr: fl
     p.add_argument("--data", choices=DATA_CHOICES, default="synthetic",
                    help="generated handwriting (default), the real NIST36 .mat files, EMNIST or MNIST (README: "
                         "getting the files)")
+    p.add_argument("--data-seed", type=int, default=0,
+                   help="which draw of the generated training set (generated data only; valid and test stay "
+                        "the same draw)")
     p.add_argument("--data-dir", type=Path, default=None,
                    help="folder holding nist36_{train,valid,test}.mat, EMNIST's or MNIST's files")
     p.add_argument("--emnist-split", choices=EMNIST_SPLITS, default="balanced",
@@ -69,6 +72,8 @@ def parse_args(name: str, description: str, epochs: int, batch_size: int, lr: fl
         if args.data_dir is None:
             p.error("--data nist36 needs --data-dir DIR (the folder with nist36_train.mat, nist36_valid.mat, "
                     "nist36_test.mat) or the TINYGRAD5_NIST36 environment variable")
+    if args.data != "synthetic" and args.data_seed != 0:
+        p.error(f"--data-seed draws another generated training set; --data {args.data} reads files")
     if args.data in ("emnist", "mnist") and args.data_dir is None:
         p.error(f"--data {args.data} needs --data-dir DIR, the folder with its files (README: getting the files)")
     try:
@@ -91,7 +96,8 @@ def header(args: argparse.Namespace, splits: dict) -> str:
     """The run's first line: data, split sizes, backend, augmentation and, when distributed, the ranks."""
     world = distributed.rank_and_world()[1]
     ranks = f"; {world} ranks, {args.local_batch} of each batch of {args.batch_size} a rank" if world > 1 else ""
-    return (f"data: {args.data}, train {len(splits['train'][1])} / valid {len(splits['valid'][1])} / "
+    draw = f" (training draw {args.data_seed})" if getattr(args, "data_seed", 0) else ""
+    return (f"data: {args.data}{draw}, train {len(splits['train'][1])} / valid {len(splits['valid'][1])} / "
             f"test {len(splits['test'][1])} images; backend {tg.get_backend()}; augment {args.augment}{ranks}")
 
 
@@ -110,7 +116,8 @@ def load_splits(args: argparse.Namespace) -> dict[str, tuple[np.ndarray, np.ndar
                 keep = np.random.default_rng(0).permutation(len(y))[:QUICK_PER_CLASS[split] * len(CLASSES)]
                 x, y = x[keep], y[keep]
         else:
-            x, y = load_synthetic(split, n_per_class=QUICK_PER_CLASS[split] if args.quick else None)
+            x, y = load_synthetic(split, n_per_class=QUICK_PER_CLASS[split] if args.quick else None,
+                                  seed=getattr(args, "data_seed", 0) if split == "train" else 0)
         splits[split] = (x, y)
     return splits
 

@@ -75,6 +75,24 @@ def test_nist36_flag_needs_a_folder(tmp_path):
     assert res.returncode != 0 and "--data-dir" in res.stderr
 
 
+def test_data_seed_draws_another_training_set_and_keeps_valid_and_test(tmp_path, capsys):
+    import common
+    from tinygrad5.data import load_synthetic
+    base = ["--quick", "--out", str(tmp_path)]
+    first = common.load_splits(common.parse_args("t", "t", 1, 32, 3e-3, argv=base))
+    other = common.load_splits(common.parse_args("t", "t", 1, 32, 3e-3, argv=base + ["--data-seed", "7"]))
+    assert first["train"][0].shape == other["train"][0].shape
+    assert not np.array_equal(first["train"][0], other["train"][0])
+    np.testing.assert_array_equal(other["train"][0], load_synthetic("train", n_per_class=len(other["train"][1]) // 36,
+                                                                    seed=7)[0])
+    for split in ("valid", "test"):
+        np.testing.assert_array_equal(first[split][0], other[split][0])
+    with pytest.raises(SystemExit):
+        common.parse_args("t", "t", 1, 32, 3e-3, argv=["--data", "nist36", "--data-dir", str(tmp_path),
+                                                      "--data-seed", "1", "--out", str(tmp_path)])
+    assert "--data-seed draws another generated training set" in capsys.readouterr().err
+
+
 def _plain_mlp_loop(splits: dict, epochs: int, seed: int = 0) -> dict:
     """The homework's MLP loop written out, without augmentation: what the example ran before --augment."""
     import models
