@@ -5,7 +5,7 @@
     python examples/evaluate.py runs/autoencoder/model.npz --data letters.npz --layout upright
     python examples/evaluate.py runs/convnet_s0/model.npz runs/convnet_s1/model.npz --data letters.npz
 
-Several classifier checkpoints (say, one per --seed) are scored as one model: the average of their
+Several classifier checkpoints (say, one per --seed and --data-seed) are scored as one model: the average of their
 softmax probabilities.
 
 Classifiers (mlp, convnet): accuracy over all 36 classes, per-class accuracy, the most confused pairs,
@@ -113,15 +113,15 @@ def score_classifier(members: list[tuple[tg.nn.Module, dict]], x: np.ndarray, y:
     if any(c not in CLASSES for c in classes) or any(CLASSES[c] not in classes for c in np.unique(y)):
         raise EvaluateError(f"the checkpoint's classes {classes!r} do not cover the labels' "
                             f"{''.join(CLASSES[c] for c in np.unique(y))!r}")
-    logits = mean_log_probs(members, x, len(classes), batch_size)
+    log_probs = mean_log_probs(members, x, len(classes), batch_size)
     col = np.array([CLASSES.index(c) for c in classes], dtype=np.int64)  # the model's columns in CLASSES
-    pred = col[logits.argmax(axis=1)]
+    pred = col[log_probs.argmax(axis=1)]
     present = np.unique(y)
     keep = np.flatnonzero(np.isin(col, present))
-    pred_present = col[keep[logits[:, keep].argmax(axis=1)]]
+    pred_present = col[keep[log_probs[:, keep].argmax(axis=1)]]
     acc, letters_acc = float((pred == y).mean()), float((pred_present == y).mean())
     target = np.array([classes.index(CLASSES[c]) for c in y])
-    xent = float(np.mean(-logits[np.arange(len(y)), target]))  # logits are log-probabilities here
+    xent = float(np.mean(-log_probs[np.arange(len(y)), target]))
     print(f"{len(y)} images, {len(present)} classes present; accuracy {acc:.4f} over all {len(classes)} classes, "
           f"{letters_acc:.4f} over the {len(present)} present; mean cross-entropy {xent:.4f}")
     cm = common.confusion_matrix(y, pred)
@@ -179,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="evaluate.py", description=__doc__.splitlines()[0])
     p.add_argument("checkpoint", type=Path, nargs="+",
                    help="model.npz saved by an example (mlp, convnet, autoencoder); several classifiers "
-                        "(e.g. one per seed) are scored as one model that averages their probabilities")
+                        "(e.g. one per --seed) are scored as one model that averages their probabilities")
     p.add_argument("--data", type=Path, required=True,
                    help=".npz with x (N, 1024) and y, or a NIST .mat with {split}_data and {split}_labels "
                         "(labels one-hot or indices); or the word emnist or mnist with --data-dir")
